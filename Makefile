@@ -1,0 +1,95 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# make              build the library and every test (static, non-PIE)
+# make run_tests    set up what is missing, build, run the suite
+# make check        the project's own checks: unit tests, runner tests,
+#                   the suite and its negative controls inside booted kernels
+# make install INSTALL_PATH=DIR   kselftest-style install tree
+# make deps         install Debian packages and fetch the kselftest headers
+#
+# KDIR=/path/to/linux  use that tree's usr/include (after headers_install)
+#                      and tools/testing/selftests instead of Debian's.
+
+OUTPUT ?= $(CURDIR)/build
+APICV_CACHE ?= $(or $(shell printenv APICV_CACHE),$(HOME)/.cache/apicv-selftests)
+export APICV_CACHE
+
+ifneq ($(KDIR),)
+KSFT_DIR ?= $(KDIR)/tools/testing/selftests
+UAPI_INC := -isystem $(KDIR)/usr/include
+else
+KSFT_DIR ?= $(APICV_CACHE)/kselftest
+UAPI_INC :=
+endif
+
+CC ?= gcc
+# Guest code shares the binary: no red zone (interrupts push on the same
+# stack), no stack protector or TLS, fixed link addresses.
+CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter \
+	-fno-stack-protector -fno-pie -mno-red-zone -fno-omit-frame-pointer \
+	-fno-strict-aliasing -D_GNU_SOURCE $(UAPI_INC) -I$(CURDIR)/include \
+	-I$(KSFT_DIR) $(EXTRA_CFLAGS)
+ifneq ($(wildcard $(KSFT_DIR)/kselftest_harness.h),)
+CFLAGS += $(if $(shell grep -l 'exit_code' $(KSFT_DIR)/kselftest_harness.h),-DHARNESS_HAS_EXIT_CODE)
+endif
+LDFLAGS := -static -no-pie -pthread
+LDLIBS := -lnuma
+
+LIB_SRCS := $(wildcard lib/*.c lib/x86/*.c lib/x86/*.S)
+LIB_OBJS := $(patsubst %,$(OUTPUT)/%.o,$(basename $(LIB_SRCS)))
+LIBRARY := $(OUTPUT)/libapicv.a
+TESTS := $(patsubst x86/%.c,$(OUTPUT)/x86/%,$(wildcard x86/*_test.c))
+HEADERS := $(wildcard include/*.h include/x86/*.h)
+
+.PHONY: all run_tests check install clean deps headers-check
+all: headers-check $(TESTS)
+
+headers-check:
+	@test -f $(KSFT_DIR)/kselftest_harness.h || { \
+	  echo "error: $(KSFT_DIR)/kselftest_harness.h missing;" \
+	       "run 'scripts/setup' (or 'make deps'), or pass KDIR=<linux tree>" >&2; \
+	  exit 1; }
+
+Q := $(if $(V),,@)
+
+$(OUTPUT)/%.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(OUTPUT)/%.o: %.S
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  AS      $<")
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+# The mem* replacements must not be turned back into calls to themselves.
+$(OUTPUT)/lib/string.o: CFLAGS += -fno-builtin -fno-tree-loop-distribute-patterns
+
+$(LIBRARY): $(LIB_OBJS)
+	$(Q)$(AR) rcs $@ $^
+
+# lib/string.o goes first so its mem* replace libc's everywhere. The
+# harness's EXPECT_EQ(1, u64) compares a literal's type: no sign-compare.
+$(OUTPUT)/x86/%: x86/%.c $(LIBRARY) $(HEADERS)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) -Wno-sign-compare $(LDFLAGS) -o $@ $(OUTPUT)/lib/string.o $< $(LIBRARY) $(LDLIBS)
+
+deps:
+	scripts/setup
+
+run_tests:
+	@scripts/setup
+	@$(MAKE) --no-print-directory all
+	./run_tests.sh $(RUN_FLAGS)
+
+check:
+	@scripts/setup
+	@$(MAKE) --no-print-directory all
+	scripts/check/run $(CHECK_FLAGS)
+
+install: all
+	scripts/install.sh "$(INSTALL_PATH)"
+
+clean:
+	rm -rf $(OUTPUT)

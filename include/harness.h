@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Glue between the kernel's kselftest harness and this suite: options,
+ * seed, profile, kernel-log watch. The per-test-file part, which must see
+ * kselftest_harness.h, is harness_main.h. APICV_TEST_MAIN adds to every
+ * subtest:
+ *   - options: -l, -t PATTERN, --seed, --profile, --fault, --list-faults;
+ *   - the seed printed, a per-subtest PRNG stream (harness_prng());
+ *   - a kernel-log watch: a WARN/BUG/lockdep/KASAN report emitted during
+ *     the subtest fails it, quoted;
+ *   - library skips (TEST_REQUIRE) reported with their reason from any
+ *     thread; per-subtest timeouts scaled by the profile.
+ */
+#ifndef APICV_HARNESS_H
+#define APICV_HARNESS_H
+
+#include "fault.h"
+#include "seed.h"
+#include "test_util.h"
+
+enum profile { PROFILE_CI, PROFILE_QUALIFY };
+
+enum profile harness_profile(void);
+/* Picks the stress length for the running profile. */
+static inline u64 profile_pick(u64 ci, u64 qualify)
+{
+	return harness_profile() == PROFILE_QUALIFY ? qualify : ci;
+}
+
+/* Parses our options; returns argv's new length, or exits (list, error). */
+int harness_parse_args(int argc, char **argv);
+bool harness_selected(const char *full_name, const char *test_name);
+bool harness_listing(void);
+int harness_subtest_timeout(void);
+void harness_subtest_begin(const char *full_name);
+/* Returns the number of kernel reports seen during the subtest. */
+int harness_subtest_end(void);
+const char *harness_subtest_name(void);
+/* A PRNG seeded from the run's seed and the subtest's name. */
+void harness_prng(struct prng *p);
+
+#endif

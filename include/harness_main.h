@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The per-test-file half of the harness glue (see harness.h). It is a
+ * header because kselftest_harness.h defines functions and keeps its test
+ * list static: it must be compiled into each test binary exactly once.
+ * Include it from the test's .c file and end that file with
+ * APICV_TEST_MAIN.
+ */
+#ifndef APICV_HARNESS_MAIN_H
+#define APICV_HARNESS_MAIN_H
+
+#include "kselftest_harness.h"
+
+#include "harness.h"
+
+#ifdef HARNESS_HAS_EXIT_CODE
+#define __HARNESS_SKIP_EXIT KSFT_SKIP
+#else
+#define __HARNESS_SKIP_EXIT 255
+#endif
+
+#define __HARNESS_MAX_TESTS 512
+
+static struct {
+	struct __test_metadata *t;
+	void (*fn)(struct __test_metadata *,
+		   struct __fixture_variant_metadata *);
+} __harness_orig[__HARNESS_MAX_TESTS];
+static int __harness_norig;
+static struct __test_metadata *__harness_current;
+
+static void __noreturn __harness_skip(const char *reason)
+{
+	struct __test_metadata *_metadata = __harness_current;
+
+	if (_metadata)
+		SKIP(, "%s", reason);
+	else
+		printf("# SKIP %s\n", reason);
+	fflush(stdout);
+	_exit(_metadata ? __HARNESS_SKIP_EXIT : KSFT_SKIP);
+}
+
+static void __harness_full_name(char *buf, size_t len,
+				struct __test_metadata *t,
+				struct __fixture_variant_metadata *v)
+{
+	snprintf(buf, len, "%s%s%s.%s", t->fixture->name,
+		 v->name[0] ? "." : "", v->name, t->name);
+}
+
+static void __harness_trampoline(struct __test_metadata *_metadata,
+				 struct __fixture_variant_metadata *variant)
+{
+	char full[256];
+	int i;
+
+	__harness_full_name(full, sizeof(full), _metadata, variant);
+	__harness_current = _metadata;
+	test_set_skip_hook(__harness_skip);
+	if (!harness_selected(full, _metadata->name))
+		SKIP(return, "not selected by -t");
+	harness_subtest_begin(full);
+	for (i = 0; i < __harness_norig; i++)
+		if (__harness_orig[i].t == _metadata)
+			__harness_orig[i].fn(_metadata, variant);
+	EXPECT_EQ(0, harness_subtest_end()) {
+		TH_LOG("kernel log reports appeared during %s", full);
+	}
+}
+
+/* Wraps every registered subtest; prints the list when asked to. */
+static void __harness_wrap_all(void)
+{
+	struct __fixture_variant_metadata no_variant = { .name = "" };
+	struct __fixture_variant_metadata *v;
+	struct __fixture_metadata *f;
+	struct __test_metadata *t;
+	char full[256];
+
+	for (f = __fixture_list; f; f = f->next) {
+		for (t = f->tests; t; t = t->next) {
+			for (v = f->variant ?: &no_variant; v; v = v->next) {
+				__harness_full_name(full, sizeof(full), t, v);
+				if (harness_listing())
+					printf("%s\n", full);
+			}
+			if (__harness_norig == __HARNESS_MAX_TESTS)
+				continue;
+			__harness_orig[__harness_norig].t = t;
+			__harness_orig[__harness_norig++].fn = t->fn;
+			t->fn = __harness_trampoline;
+			if (t->timeout == TEST_TIMEOUT_DEFAULT)
+				t->timeout = harness_subtest_timeout();
+		}
+	}
+}
+
+static bool __harness_keep(struct __fixture_metadata *f,
+			   struct __test_metadata *t)
+{
+	struct __fixture_variant_metadata no_variant = { .name = "" };
+	struct __fixture_variant_metadata *v;
+	char full[256];
+
+	for (v = f->variant ?: &no_variant; v; v = v->next) {
+		__harness_full_name(full, sizeof(full), t, v);
+		if (harness_selected(full, t->name))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Drops subtests that no -t pattern selects, so the plan stays honest.
+ * The harness lists are NULL-terminated forward, head->prev is the tail.
+ */
+static void __harness_prune(void)
+{
+	struct __test_metadata *t, *next, *head, *tail;
+	struct __fixture_metadata *f;
+
+	for (f = __fixture_list; f; f = f->next) {
+		head = tail = NULL;
+		for (t = f->tests; t; t = next) {
+			next = t->next;
+			if (!__harness_keep(f, t))
+				continue;
+			t->next = NULL;
+			t->prev = tail ? tail : t;
+			if (tail)
+				tail->next = t;
+			else
+				head = t;
+			tail = t;
+		}
+		if (head)
+			head->prev = tail;
+		f->tests = head;
+	}
+}
+
+static inline int __harness_main(int argc, char **argv)
+{
+	argc = harness_parse_args(argc, argv);
+	__harness_wrap_all();
+	if (harness_listing())
+		return KSFT_PASS;
+	__harness_prune();
+	return test_harness_run(argc, argv);
+}
+
+#define APICV_TEST_MAIN							\
+	static void __attribute__((constructor))			\
+	__constructor_order_last(void)					\
+	{								\
+		if (!__constructor_order)				\
+			__constructor_order =				\
+				_CONSTRUCTOR_ORDER_BACKWARD;		\
+	}								\
+	int main(int argc, char **argv)					\
+	{								\
+		return __harness_main(argc, argv);			\
+	}
+
+#endif

@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <fnmatch.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fault.h"
+#include "harness.h"
+#include "kmsg.h"
+#include "seed.h"
+#include "test_util.h"
+
+#define MAX_PATTERNS 32
+
+static const char *patterns[MAX_PATTERNS];
+static int npatterns;
+static bool listing;
+static enum profile profile = PROFILE_CI;
+static struct kmsg_watch watch;
+static const char *subtest;
+
+enum profile harness_profile(void)
+{
+	return profile;
+}
+
+bool harness_listing(void)
+{
+	return listing;
+}
+
+const char *harness_subtest_name(void)
+{
+	return subtest ? subtest : "main";
+}
+
+static void __noreturn usage(const char *prog, int code)
+{
+	printf("usage: %s [-l] [-t PATTERN]... [--seed N] [--profile ci|qualify]\n"
+	       "       [--fault NAME] [--list-faults]\n"
+	       "Environment: APICV_SEED, APICV_PROFILE, APICV_FAULT, APICV_TESTS\n"
+	       "(comma-separated patterns).\n", prog);
+	exit(code);
+}
+
+static void set_profile(const char *name)
+{
+	if (!strcmp(name, "ci"))
+		profile = PROFILE_CI;
+	else if (!strcmp(name, "qualify"))
+		profile = PROFILE_QUALIFY;
+	else {
+		fprintf(stderr, "unknown profile '%s' (ci, qualify)\n", name);
+		exit(2);
+	}
+}
+
+static void set_fault(const char *name)
+{
+	if (fault_enable(name))
+		return;
+	fprintf(stderr, "no fault named '%s' in this test (--list-faults)\n",
+		name);
+	exit(2);
+}
+
+static void add_pattern(const char *p)
+{
+	if (npatterns == MAX_PATTERNS) {
+		fprintf(stderr, "too many -t patterns\n");
+		exit(2);
+	}
+	patterns[npatterns++] = p;
+}
+
+static void add_patterns_csv(const char *csv)
+{
+	char *copy = strdup(csv), *tok, *save = NULL;
+
+	for (tok = strtok_r(copy, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save))
+		add_pattern(tok);
+}
+
+static void read_env(void)
+{
+	const char *v;
+
+	if ((v = getenv("APICV_SEED")) && *v)
+		seed_set(strtoull(v, NULL, 0));
+	if ((v = getenv("APICV_PROFILE")) && *v)
+		set_profile(v);
+	if ((v = getenv("APICV_FAULT")) && *v)
+		set_fault(v);
+	if ((v = getenv("APICV_TESTS")) && *v)
+		add_patterns_csv(v);
+}
+
+int harness_parse_args(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "list", no_argument, NULL, 'l' },
+		{ "test", required_argument, NULL, 't' },
+		{ "seed", required_argument, NULL, 's' },
+		{ "profile", required_argument, NULL, 'p' },
+		{ "fault", required_argument, NULL, 'f' },
+		{ "list-faults", no_argument, NULL, 'F' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	int c;
+
+	read_env();
+	while ((c = getopt_long(argc, argv, "lt:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'l': listing = true; break;
+		case 't': add_pattern(optarg); break;
+		case 's': seed_set(strtoull(optarg, NULL, 0)); break;
+		case 'p': set_profile(optarg); break;
+		case 'f': set_fault(optarg); break;
+		case 'F':
+			fault_list();
+			exit(0);
+		case 'h':
+			usage(argv[0], 0);
+		default:
+			usage(argv[0], 2);
+		}
+	}
+	if (optind < argc)
+		usage(argv[0], 2);
+	seed_get();	/* fixed before the subtests fork */
+	argv[1] = NULL;
+	return 1;
+}
+
+bool harness_selected(const char *full_name, const char *test_name)
+{
+	int i;
+
+	if (!npatterns)
+		return true;
+	for (i = 0; i < npatterns; i++)
+		if (!fnmatch(patterns[i], full_name, 0) ||
+		    !fnmatch(patterns[i], test_name, 0))
+			return true;
+	return false;
+}
+
+int harness_subtest_timeout(void)
+{
+	return profile == PROFILE_QUALIFY ? 1800 : 300;
+}
+
+void harness_subtest_begin(const char *full_name)
+{
+	subtest = full_name;
+	printf("# seed: %llu (reproduce: --seed %llu -t '%s')\n", seed_get(),
+	       seed_get(), full_name);
+	if (fault_active_name())
+		printf("# negative control: fault '%s' enabled, this must fail\n",
+		       fault_active_name());
+	fflush(stdout);
+	kmsg_watch_start(&watch);
+	if (watch.fd < 0)
+		printf("# kmsg: /dev/kmsg unreadable, kernel reports not watched\n");
+}
+
+int harness_subtest_end(void)
+{
+	int n = kmsg_watch_scan(&watch);
+
+	if (n)
+		printf("# kmsg: %d kernel report(s) during %s:\n%s", n,
+		       subtest, watch.quote);
+	kmsg_watch_stop(&watch);
+	return n;
+}
+
+void harness_prng(struct prng *p)
+{
+	prng_init_for(p, harness_subtest_name());
+}

@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "test_util.h"
+
+static void (*fail_hook)(void);
+static void __noreturn (*skip_hook)(const char *reason);
+
+void test_set_fail_hook(void (*hook)(void))
+{
+	fail_hook = hook;
+}
+
+void test_set_skip_hook(void __noreturn (*hook)(const char *reason))
+{
+	skip_hook = hook;
+}
+
+void test_log(const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	printf("# %s\n", buf);
+	fflush(stdout);
+}
+
+void test_fail_at(const char *file, int line, const char *cond,
+		  const char *fmt, ...)
+{
+	static int failing;
+	char buf[2048];
+	va_list ap;
+
+	/* A second thread failing while the first reports: let it sleep. */
+	if (__atomic_exchange_n(&failing, 1, __ATOMIC_SEQ_CST))
+		for (;;)
+			pause();
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	printf("# FAIL %s:%d: %s%s%s\n", file, line, cond ? cond : "",
+	       cond ? ": " : "", buf);
+	fflush(stdout);
+	if (fail_hook)
+		fail_hook();
+	fflush(stdout);
+	abort();
+}
+
+void test_skip(const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (skip_hook)
+		skip_hook(buf);
+	printf("# SKIP %s\n", buf);
+	fflush(stdout);
+	exit(4);
+}
+
+u64 now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+void sleep_us(u64 us)
+{
+	struct timespec ts = {
+		.tv_sec = us / 1000000,
+		.tv_nsec = (us % 1000000) * 1000,
+	};
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}

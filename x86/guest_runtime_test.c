@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The guest runtime end to end: ucalls carry values and guest assertions
+ * reach the host with file:line, exceptions land in installed handlers,
+ * *_safe() MSR accesses report #GP, globals are shared, and N vCPUs run.
+ */
+#include <string.h>
+
+#include "harness_main.h"
+#include "guest_printf.h"
+#include "stats.h"
+#include "vm.h"
+
+FAULT(sync_wrong_value, "*ucall_values*", "the guest sends one value off by one");
+FAULT(skip_ud_handler, "*exceptions*", "no #UD handler is installed");
+FAULT(one_vcpu_silent, "*all_vcpus_run*", "one vCPU never checks in");
+FAULT(lost_increment, "*shared_globals*", "the guest skips one increment");
+
+#define MAGIC 0x0123456789abcdefull
+
+static void guest_sync_values(void)
+{
+	u64 v = fault_sync_wrong_value ? MAGIC + 1 : MAGIC;
+
+	GUEST_SYNC(1, v, (u64)-1, 0, 0x80000000u, 42);
+	GUEST_SYNC(2);
+}
+
+TEST(ucall_values)
+{
+	struct kvm_vm *vm = vm_create(IRQCHIP_KERNEL);
+	struct kvm_vcpu *vcpu = vm_add_vcpu(vm, 0, guest_sync_values);
+	struct ucall uc;
+
+	vcpu_run_expect(vcpu, UCALL_SYNC, &uc);
+	ASSERT_EQ(6, uc.nargs);
+	ASSERT_EQ(1, uc.args[0]);
+	ASSERT_EQ(MAGIC, uc.args[1]);
+	ASSERT_EQ((u64)-1, uc.args[2]);
+	ASSERT_EQ(0, uc.args[3]);
+	ASSERT_EQ(0x80000000u, uc.args[4]);
+	ASSERT_EQ(42, uc.args[5]);
+	vcpu_run_expect(vcpu, UCALL_SYNC, &uc);
+	ASSERT_EQ(1, uc.nargs);
+	ASSERT_EQ(2, uc.args[0]);
+	vcpu_run_expect(vcpu, UCALL_DONE, &uc);
+	vm_free(vm);
+}
+
+static int assert_line;
+
+static void guest_failing_assert(u64 x)
+{
+	assert_line = __LINE__ + 1;
+	GUEST_ASSERT(x == 7, "x=%llu hex=0x%llx str=%s", x, x, "abc");
+}
+
+TEST(guest_assert_reaches_host)
+{
+	struct kvm_vm *vm = vm_create(IRQCHIP_KERNEL);
+	struct kvm_vcpu *vcpu = vm_add_vcpu(vm, 0, guest_failing_assert);
+	struct ucall uc;
+
+	vcpu_args_set(vcpu, 1234);
+	vcpu_run(vcpu);
+	ASSERT_EQ(UCALL_ABORT, get_ucall(vcpu, &uc));
+	EXPECT_STREQ(__FILE__, uc.file);
+	EXPECT_EQ(assert_line, uc.line);
+	EXPECT_STREQ("x == 7: x=1234 hex=0x4d2 str=abc", uc.msg);
+	vm_free(vm);
+}
+
+static volatile u64 ud_seen, gp_vector, bad_msr_value;
+
+static void guest_ud_handler(struct ex_regs *regs)
+{
+	ud_seen++;
+	regs->rip += 2;		/* skip ud2 */
+}
+
+static void guest_exceptions(void)
+{
+	u64 val = 0xdead;
+
+	__asm__ __volatile__("ud2");
+	GUEST_ASSERT_EQ(ud_seen, 1);
+	gp_vector = rdmsr_safe(0xdeadbeef, &val);
+	bad_msr_value = val;
+	GUEST_ASSERT_EQ(wrmsr_safe(0xdeadbeef, 1), 13);
+	GUEST_ASSERT_EQ(rdmsr_safe(MSR_IA32_APICBASE, &val), 0);
+	GUEST_ASSERT(val & MSR_APICBASE_ENABLE, "APICBASE 0x%llx", val);
+}
+
+TEST(exceptions)
+{
+	struct kvm_vm *vm = vm_create(IRQCHIP_KERNEL);
+	struct kvm_vcpu *vcpu = vm_add_vcpu(vm, 0, guest_exceptions);
+	struct ucall uc;
+
+	if (!fault_skip_ud_handler)
+		vm_install_handler(vm, 6, guest_ud_handler);
+	vcpu_run_expect(vcpu, UCALL_DONE, &uc);
+	EXPECT_EQ(1, ud_seen);
+	EXPECT_EQ(13, gp_vector);	/* #GP */
+	vm_free(vm);
+}
+
+static u64 shared_in, shared_out;
+static u64 shared_counter;
+
+static void guest_shared(u64 rounds)
+{
+	u64 i;
+
+	for (i = 0; i < rounds; i++) {
+		if (fault_lost_increment && i == rounds / 2)
+			continue;
+		__atomic_add_fetch(&shared_counter, 1, __ATOMIC_SEQ_CST);
+	}
+	WRITE_ONCE(shared_out, READ_ONCE(shared_in) * 3);
+	GUEST_SYNC(0);
+	WRITE_ONCE(shared_out, READ_ONCE(shared_in) * 3);
+}
+
+TEST(shared_globals)
+{
+	struct kvm_vm *vm = vm_create(IRQCHIP_KERNEL);
+	struct kvm_vcpu *vcpu = vm_add_vcpu(vm, 0, guest_shared);
+	struct ucall uc;
+
+	shared_in = 11;
+	vcpu_args_set(vcpu, 1000);
+	vcpu_run_expect(vcpu, UCALL_SYNC, &uc);
+	EXPECT_EQ(33, shared_out);
+	EXPECT_EQ(1000, shared_counter);
+	shared_in = 5;
+	vcpu_run_expect(vcpu, UCALL_DONE, &uc);
+	EXPECT_EQ(15, shared_out);
+	vm_free(vm);
+}
+
+static u64 checked_in;
+
+static void guest_check_in(void)
+{
+	u32 id = this_cpu_id();
+
+	if (fault_one_vcpu_silent && id == 1)
+		return;
+	__atomic_or_fetch(&checked_in, 1ull << id, __ATOMIC_SEQ_CST);
+	GUEST_ASSERT_EQ(apic_id_from_cpuid(), id);
+}
+
+FIXTURE(vcpus) {};
+FIXTURE_VARIANT(vcpus) { int n; };
+FIXTURE_VARIANT_ADD(vcpus, one) { .n = 1 };
+FIXTURE_VARIANT_ADD(vcpus, two) { .n = 2 };
+FIXTURE_VARIANT_ADD(vcpus, eight) { .n = 8 };
+FIXTURE_SETUP(vcpus) {}
+FIXTURE_TEARDOWN(vcpus) {}
+
+TEST_F(vcpus, all_vcpus_run)
+{
+	struct kvm_vm *vm = vm_create(IRQCHIP_KERNEL);
+
+	checked_in = 0;
+	vm_add_vcpus(vm, variant->n, guest_check_in);
+	vm_threads_start(vm);
+	vm_wait_done(vm, 20000, "check in");
+	EXPECT_EQ((1ull << variant->n) - 1, checked_in);
+	vm_free(vm);
+}
+
+TEST(guest_printf_formats)
+{
+	char buf[128];
+
+	guest_snprintf(buf, sizeof(buf), "%d %u %x %llx %5d|%05x %s %c %p %%",
+		       -12, 7u, 0xabcu, 0x123456789ull, 42, 0x1f, "s", 'c',
+		       (void *)0x1000);
+	EXPECT_STREQ("-12 7 abc 123456789    42|0001f s c 0x1000 %", buf);
+	EXPECT_EQ(5, guest_snprintf(buf, 4, "hello"));
+	EXPECT_STREQ("hel", buf);
+}
+
+APICV_TEST_MAIN
