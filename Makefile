@@ -39,10 +39,11 @@ LIB_SRCS := $(wildcard lib/*.c lib/x86/*.c lib/x86/*.S)
 LIB_OBJS := $(patsubst %,$(OUTPUT)/%.o,$(basename $(LIB_SRCS)))
 LIBRARY := $(OUTPUT)/libapicv.a
 TESTS := $(patsubst x86/%.c,$(OUTPUT)/x86/%,$(wildcard x86/*_test.c))
+TOOLS := $(OUTPUT)/tools/kvm_info
 HEADERS := $(wildcard include/*.h include/x86/*.h)
 
 .PHONY: all run_tests check install clean deps headers-check
-all: headers-check $(TESTS)
+all: headers-check $(TESTS) $(TOOLS)
 
 headers-check:
 	@test -f $(KSFT_DIR)/kselftest_harness.h || { \
@@ -74,6 +75,11 @@ $(OUTPUT)/x86/%: x86/%.c $(LIBRARY) $(HEADERS)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) -Wno-sign-compare $(LDFLAGS) -o $@ $(OUTPUT)/lib/string.o $< $(LIBRARY) $(LDLIBS)
+
+$(OUTPUT)/tools/%: scripts/tools/%.c $(LIBRARY) $(HEADERS)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(OUTPUT)/lib/string.o $< $(LIBRARY) $(LDLIBS)
 
 deps:
 	scripts/setup

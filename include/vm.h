@@ -44,6 +44,14 @@ struct kvm_vm {
 	size_t sys_used, sys_size;
 	u64 *pml4;
 	void *gdt, *idt, *tss;
+	/* guest_alloc() regions, unmapped by vm_free(). */
+	struct guest_region *regions;
+};
+
+struct guest_region {
+	void *hva;
+	size_t size;
+	struct guest_region *next;
 };
 
 struct kvm_vcpu {

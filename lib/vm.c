@@ -60,6 +60,7 @@ void vm_map_host(struct kvm_vm *vm, void *hva, size_t size)
 
 void *guest_alloc(struct kvm_vm *vm, size_t size)
 {
+	struct guest_region *r;
 	void *p;
 
 	size = ALIGN_UP(size, PAGE_SIZE);
@@ -67,6 +68,11 @@ void *guest_alloc(struct kvm_vm *vm, size_t size)
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
 	TEST_ASSERT(p != MAP_FAILED, "mmap of %zu guest bytes failed", size);
 	vm_map_host(vm, p, size);
+	r = malloc(sizeof(*r));
+	TEST_ASSERT(r, "out of memory");
+	*r = (struct guest_region){ .hva = p, .size = size,
+				    .next = vm->regions };
+	vm->regions = r;
 	return p;
 }
 
@@ -158,10 +164,11 @@ struct kvm_vcpu *vm_add_vcpu(struct kvm_vm *vm, u32 id, void *guest_fn)
 	vcpu->cpu->apic_id = id;
 	vcpu->cpu->stack_top = (u64)vcpu->stack + STACK_SIZE;
 
-	vcpu_x86_init_sregs(vcpu);
-	vcpu_init_regs(vcpu, guest_fn);
+	/* CPUID first: KVM checks CR4 and CR3 against the guest's CPUID. */
 	vcpu_cpuid_init(vcpu);
 	vcpu_cpuid_apply(vcpu);
+	vcpu_x86_init_sregs(vcpu);
+	vcpu_init_regs(vcpu, guest_fn);
 	if (!guest_tsc_khz)
 		guest_tsc_khz = vcpu_ioctl(vcpu, KVM_GET_TSC_KHZ, NULL);
 	/* APs wait for INIT/SIPI with an in-kernel APIC: start them now. */
@@ -219,6 +226,13 @@ void vm_free(struct kvm_vm *vm)
 		vcpu_free(vm->vcpus[i], vm->run_size);
 	stats_close(vm->stats);
 	close(vm->fd);
+	while (vm->regions) {
+		struct guest_region *r = vm->regions;
+
+		vm->regions = r->next;
+		munmap(r->hva, r->size);
+		free(r);
+	}
 	munmap(vm->sys, vm->sys_size);
 	free(vm);
 }

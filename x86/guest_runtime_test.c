@@ -10,6 +10,7 @@
 #include "guest_printf.h"
 #include "stats.h"
 #include "vm.h"
+#include "x86/apic.h"
 
 FAULT(sync_wrong_value, "*ucall_values*", "the guest sends one value off by one");
 FAULT(skip_ud_handler, "*exceptions*", "no #UD handler is installed");
@@ -168,6 +169,58 @@ TEST_F(vcpus, all_vcpus_run)
 	vm_threads_start(vm);
 	vm_wait_done(vm, 20000, "check in");
 	EXPECT_EQ((1ull << variant->n) - 1, checked_in);
+	vm_free(vm);
+}
+
+#define BARE_PORT 0xe6
+
+static void guest_exit_loops(u64 n)
+{
+	u64 i;
+
+	for (i = 0; i < n; i++)
+		outb(BARE_PORT, 0);
+	GUEST_SYNC(0);
+	for (i = 0; i < n; i++)
+		GUEST_SYNC(1, i);
+}
+
+static bool bare_port_exit(struct kvm_vcpu *vcpu)
+{
+	return vcpu->run->exit_reason == KVM_EXIT_IO &&
+	       vcpu->run->io.port == BARE_PORT;
+}
+
+/*
+ * The ucall floor: a bare port-I/O exit against a ucall round trip, both
+ * timed on the host over the same number of iterations in the same boot.
+ */
+TEST(exit_costs)
+{
+	struct kvm_vm *vm = vm_create(IRQCHIP_KERNEL);
+	struct kvm_vcpu *vcpu = vm_add_vcpu(vm, 0, guest_exit_loops);
+	u64 n = profile_pick(2000, 50000), i, t0, bare_ns, ucall_ns;
+	struct ucall uc;
+
+	vcpu->on_exit = bare_port_exit;
+	vcpu_args_set(vcpu, n);
+	t0 = now_ns();
+	vcpu_run_expect(vcpu, UCALL_SYNC, &uc);
+	bare_ns = now_ns() - t0;
+	t0 = now_ns();
+	for (i = 0; i < n; i++) {
+		vcpu_run_expect(vcpu, UCALL_SYNC, &uc);
+		ASSERT_EQ(i, uc.args[1]);
+	}
+	ucall_ns = now_ns() - t0;
+	vcpu_run_expect(vcpu, UCALL_DONE, &uc);
+	test_log("exit cost over %llu iterations: port-I/O exit %.2f us, "
+		 "ucall round trip %.2f us", n, bare_ns / 1000.0 / n,
+		 ucall_ns / 1000.0 / n);
+	/* A ucall is a port-I/O exit plus a copy: never cheaper. */
+	EXPECT_GE(ucall_ns * 10, bare_ns * 8);
+	/* n bare exits, n + 1 SYNCs, one DONE. */
+	EXPECT_EQ(2 * n + 2, vcpu_stat(vcpu, "io_exits"));
 	vm_free(vm);
 }
 
