@@ -1,0 +1,39 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# A stand-in for scripts/vm used by runner_test.sh: instead of booting a
+# kernel it runs CMD in the --suite directory under busybox sh (the shell
+# of the real initramfs), with the environment scripts/vm gives.
+# FAKE_VM=noboot: fail as a kernel that does not boot (exit 125).
+# FAKE_VM=die: stop the output when hang_test starts, exit 125 (a kernel
+# that died during that test).
+# FAKE_VM_LOG: file that gets the arguments, one run a line.
+set -eu
+suite=
+kernel=debian-6.1
+if [ -n "${FAKE_VM_LOG:-}" ]; then
+	echo "$*" >>"$FAKE_VM_LOG"
+fi
+while [ $# -gt 0 ]; do
+	case $1 in
+	--suite) suite=$2; shift ;;
+	--kernel) kernel=$2; shift ;;
+	--modules|--param|--cmdline|--cpus|--mem|--timeout|--cpu) shift ;;
+	--) shift; break ;;
+	*) echo "fake_vm: unknown option $1" >&2; exit 2 ;;
+	esac
+	shift
+done
+if [ "${FAKE_VM:-}" = noboot ]; then
+	echo "scripts/vm: the kernel did not boot (fake)" >&2
+	exit 125
+fi
+cd "$suite"
+[ -x ./run_tests.sh ] && [ -d ./x86 ] || { echo "fake_vm: bad suite dir $suite" >&2; exit 125; }
+export APICV_IN_VM=1 APICV_KERNEL="$kernel"
+if [ "${FAKE_VM:-}" = die ]; then
+	busybox sh "$@" 2>&1 | sed '/selftests: apicv: x86\/hang_test/q' || :
+	echo "scripts/vm: the VM died before the command finished (fake)" >&2
+	exit 125
+fi
+exec busybox sh "$@"

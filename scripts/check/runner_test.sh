@@ -1,0 +1,326 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# scripts/check/runner_test.sh: tests of run_tests.sh, scripts/install.sh
+# and the installed run_kselftest.sh, with fake test binaries
+# (fake_test.sh) and a fake scripts/vm (fake_vm.sh).  Host only: no KVM,
+# no VM.  The whole run is checked under dash, and the main run also
+# under busybox sh and bash (the booted kernel has only busybox).
+#
+# Usage: scripts/check/runner_test.sh [-v]
+#   -v   print each run_tests.sh output
+# Output: "ok N - what" / "not ok N - what" lines, then "P passed, F failed".
+# Exit 0 when every check passed, 1 otherwise.
+set -u
+
+REPO=$(cd "$(dirname "$0")/../.." && pwd)
+CHECK=$REPO/scripts/check
+VERBOSE=0
+[ "${1:-}" = -v ] && VERBOSE=1
+for tool in dash busybox python3 setsid mkfifo; do
+	command -v "$tool" >/dev/null || { echo "runner_test: needs $tool (apt-get install dash busybox-static python3 util-linux)" >&2; exit 2; }
+done
+
+# System tools first: a slow python3 shim would dominate the run time.
+export PATH=/usr/bin:/bin:/usr/sbin:/sbin:$PATH
+T=$(mktemp -d "${TMPDIR:-/tmp}/runner-test.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+export TMPDIR=$T
+unset OUTPUT APICV_SEED APICV_PROFILE APICV_FAULT APICV_KMSG APICV_VM APICV_IN_VM
+
+N=0 PASSED=0 FAILED=0
+ok() { N=$((N + 1)); PASSED=$((PASSED + 1)); echo "ok $N - $*"; }
+bad() { N=$((N + 1)); FAILED=$((FAILED + 1)); echo "not ok $N - $*"; }
+check() {	# DESCRIPTION COMMAND...
+	local what=$1
+	shift
+	if "$@"; then ok "$what"; else bad "$what"; fi
+}
+has() { grep -qE -e "$1" "$T/out"; }		# output has a line matching ERE
+hasnt() { ! grep -qE -e "$1" "$T/out"; }
+err_has() { grep -qE -e "$1" "$T/err"; }
+last_is() { [ "$(tail -n 1 "$T/out")" = "$1" ]; }
+rc_is() { [ "$RC" = "$1" ]; }
+gone() {	# PID: no such process, or a zombie (an orphan not reaped yet)
+	local st
+	st=$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null)
+	[ -z "$st" ] || [ "$st" = Z ]
+}
+run_dir() { sed -n 's/^# logs: //p' "$T/out" | head -n 1; }
+
+# Fake build tree: build/x86/*_test
+B=$T/build
+mkdir -p "$B/x86"
+for n in pass fail skip vacuous hang warn negbad crash; do
+	cp "$CHECK/fake_test.sh" "$B/x86/${n}_test"
+	chmod +x "$B/x86/${n}_test"
+done
+export FAKE_LOG=$T/fake.log FAKE_CHILD=$T/child.pid
+
+# Can this run write fake reports into the kernel log and read them back?
+KMSG=0
+if [ -w /dev/kmsg ] && dmesg -r >/dev/null 2>&1; then
+	KMSG=1
+fi
+
+SH=dash
+rt() {	# [VAR=VALUE...] ARGS...: run_tests.sh under $SH; sets RC
+	local envs=()
+	while [ $# -gt 0 ] && [[ $1 == [A-Z]*=* ]]; do
+		envs+=("$1")
+		shift
+	done
+	: >"$FAKE_LOG"
+	RC=0
+	env OUTPUT="$B" "${envs[@]}" $SH "$REPO/run_tests.sh" "$@" >"$T/out" 2>"$T/err" </dev/null || RC=$?
+	if [ "$VERBOSE" = 1 ]; then
+		echo "# --- $SH run_tests.sh $* (exit $RC, at ${SECONDS}s)"
+		sed 's/^/#   /' "$T/out" "$T/err"
+	fi
+}
+
+# ---- the main run, under every shell --------------------------------------
+main_run() {
+	rt -o 2 --seed 1234 --host --junit "$T/junit.xml" --report "$T/report"
+	local rd
+	rd=$(run_dir)
+	check "$SH: exit 1 when tests fail" rc_is 1
+	check "$SH: KTAP header and plan" test "$(head -n 2 "$T/out" | tr '\n' ' ')" = "TAP version 13 1..8 "
+	check "$SH: crash reported with its signal" has '^not ok 1 crash_test # killed by signal 11$'
+	check "$SH: failing binary" has '^not ok 2 fail_test # exit=1$'
+	check "$SH: subtests nested under '# '" has '^# not ok 2 fix.beta$'
+	check "$SH: hanging binary reported TIMEOUT" has '^not ok 3 hang_test # TIMEOUT 2s$'
+	check "$SH: TIMEOUT quotes the last lines printed" has '^# \| # hang line 25$'
+	check "$SH: the run goes on after a timeout" has '^ok 4 negbad_test$'
+	check "$SH: the hanging binary's child was killed" gone "$(cat "$FAKE_CHILD")"
+	check "$SH: skip with its reason" has '^ok 6 skip_test # SKIP no frobnicator here$'
+	check "$SH: exit 0 with every subtest skipped is a skip" \
+		has '^ok 7 vacuous_test # SKIP no frobnicator here$'
+	if [ "$KMSG" = 1 ]; then
+		check "$SH: kernel WARNING during a passing binary fails it" \
+			has '^not ok 8 warn_test # kernel log: WARNING: CPU: 0 PID: [0-9]+ at fake.c:1'
+		check "$SH: the report is quoted" has '^# kmsg: \[ *[0-9.]+\] Modules linked in: fake$'
+		check "$SH: closing line" last_is "2 passed, 4 failed, 2 skipped"
+	else
+		check "$SH: closing line" last_is "3 passed, 3 failed, 2 skipped"
+	fi
+	check "$SH: seed given to every binary" \
+		test "$(grep -c 'seed=1234 profile=ci' "$FAKE_LOG")" = 8
+	check "$SH: per-test log" grep -q '^ok 2 fix.beta$' "$rd/pass_test.log"
+	if [ "$KMSG" = 1 ]; then
+		check "$SH: per-test kernel-log slice" grep -q 'WARNING: CPU: 0' "$rd/warn_test.kmsg"
+		check "$SH: a clean slice has no marker lines" test ! -s "$rd/pass_test.kmsg"
+	fi
+	check "$SH: results.json" python3 - "$rd/results.json" <<'EOF'
+import json, sys
+r = json.load(open(sys.argv[1]))
+t = {x['name']: x for x in r['runs'][0]['tests']}
+assert r['seed'] == 1234 and r['exit'] == 1, r
+assert t['hang_test']['reason'] == 'TIMEOUT 2s'
+assert [s['status'] for s in t['fail_test']['subtests']] == ['pass', 'fail']
+assert t['skip_test']['status'] == 'skip'
+EOF
+	check "$SH: JUnit XML parses, a suite per binary, a case per subtest" python3 - "$T/junit.xml" "$KMSG" <<'EOF'
+import sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+s = {x.get('name'): x for x in root.findall('testsuite')}
+assert len(s) == 8, s.keys()
+beta = [c for c in s['fail_test'].findall('testcase') if c.get('name') == 'fix.beta'][0]
+assert 'Expected 1 (1) == 2 (2)' in beta.find('failure').get('message')
+assert len(s['skip_test'].findall('testcase/skipped')) == 2
+hang = s['hang_test'].findall('testcase/failure')
+assert any('TIMEOUT' in f.get('message') for f in hang)
+if sys.argv[2] == '1':
+    assert any('kernel log' in f.get('message') for f in s['warn_test'].findall('testcase/failure'))
+assert 'ok 2 fix.beta' in s['pass_test'].find('system-out').text
+assert root.get('failures') and int(root.get('tests')) >= 13
+EOF
+	check "$SH: report files" test -s "$T/report/report.md" -a -s "$T/report/report.json" \
+		-a -s "$T/report/results.json"
+	check "$SH: report.json: seed, host CPU, kvm params, results" python3 - "$T/report/report.json" <<'EOF'
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r['suite']['seed'] == 1234
+assert r['host']['cpu']['vendor_id']
+assert 'features' in r['host'] and 'numa' in r['host'] and 'kernel' in r['host']
+assert r['results']['failed'] >= 3
+EOF
+	if command -v cpuid >/dev/null; then
+		check "$SH: report has the raw cpuid dump" grep -q '0x00000001 0x00: eax=' "$T/report/cpuid-raw.txt"
+	fi
+}
+
+for SH in dash "busybox sh" bash; do
+	main_run
+done
+SH=dash
+
+# ---- listing and selection ----------------------------------------------
+rt -l
+check "-l lists binaries and binary:subtest" \
+	test "$(grep -c '' "$T/out")" = 24 -a "$(grep -c '^pass_test:fix.beta$' "$T/out")" = 1
+rt -l -t 'pass:*alpha'
+check "-l -t TEST:SUBTEST filters both" test "$(tr '\n' ' ' <"$T/out")" = "pass_test pass_test:fix.alpha "
+rt APICV_FAULT=drop_one --host -t pass_test:fix.beta --profile qualify --seed 7
+check "-t TEST:SUBTEST passes -t SUBTEST, the seed and profile; no inherited fault" \
+	grep -qx 'pass_test t=\[fix.beta\] fault= seed=7 profile=qualify invm=' "$FAKE_LOG"
+check "... and only that subtest runs" test "$(grep -c '^# ok' "$T/out")" = 1
+rt --host -t pass -t fail -t skip
+cp "$T/out" "$T/serial"
+rt --host -j 2 -t pass -t fail -t skip
+check "-j 2 prints the same results in order" \
+	test "$(grep -E '^(not )?ok' "$T/serial")" = "$(grep -E '^(not )?ok' "$T/out")"
+check "-j 2 closing line" last_is "1 passed, 1 failed, 1 skipped"
+
+# ---- exit codes -----------------------------------------------------------
+rt --host -t pass --bisect
+check "--bisect good: 0" rc_is 0
+rt --host -t fail --bisect
+check "--bisect failed test: 1" rc_is 1
+rt --host -t skip --bisect
+check "--bisect every test skipped: 125" rc_is 125
+rt --host -t skip
+check "every test skipped, no --bisect: 0" rc_is 0
+rt --host -t hang -o 1 --bisect
+check "--bisect timeout: 1" rc_is 1
+rt --bisect --no-such-option
+check "--bisect usage error: 125" rc_is 125
+rt --no-such-option
+check "unknown option: exit 2, one line naming it" \
+	eval 'rc_is 2 && err_has "unknown option .--no-such-option." && test -z "$(cat "$T/out")"'
+rt -o abc
+check "-o with a bad value: exit 2" eval 'rc_is 2 && err_has "-o needs a number"'
+rt -o
+check "-o without a value: exit 2" eval 'rc_is 2 && err_has "-o needs a value"'
+rt -t nothing_here
+check "-t matching nothing: exit 2" eval 'rc_is 2 && err_has "matches no test"'
+rt --profile long
+check "bad --profile: exit 2" rc_is 2
+rt --kernel /no/such/bzImage
+check "missing --kernel image: exit 2" eval 'rc_is 2 && err_has "no such file"'
+rt --host --kernel debian-6.1
+check "--host with --kernel: exit 2" rc_is 2
+rt stray
+check "stray argument: exit 2" rc_is 2
+rt OUTPUT="$T/nowhere" --host
+check "missing build tree: exit 2 naming the fix" eval 'rc_is 2 && err_has "make"'
+
+# ---- negative controls ------------------------------------------------------
+rt --host --negative -t pass
+check "--negative: each fault makes the test fail" eval 'rc_is 0 &&
+	has "^ok 1 negative:pass_test:drop_one # expected failure seen$" &&
+	has "^ok 2 negative:pass_test:skip_eoi # expected failure seen$"'
+check "--negative: the fault and its subtest pattern reach the binary" eval '
+	grep -q "^pass_test t=\[fix.alpha\] fault=drop_one " "$FAKE_LOG" &&
+	grep -q "^pass_test t=\[\*beta\] fault=skip_eoi " "$FAKE_LOG"'
+check "--negative closing line" last_is "2 passed, 0 failed, 0 skipped"
+rt --host --negative -t hang -t negbad -t skip -o 1
+check "--negative: a hang counts as the expected failure" \
+	has '^ok 1 negative:hang_test:stall # expected failure seen \(TIMEOUT 1s\)$'
+check "--negative: an undetected fault fails" \
+	has '^not ok 2 negative:negbad_test:noop # fault not detected'
+check "--negative: a binary without faults fails" \
+	has '^not ok 3 negative:skip_test # no negative control declared'
+check "--negative: exit 1" rc_is 1
+
+# ---- kernel log ---------------------------------------------------------------
+if [ "$KMSG" = 1 ]; then
+	echo "<4>WARNING: CPU: 0 PID: 1 at boot.c:1 logged before the run (runner_test)" >/dev/kmsg
+	rt --host -t pass
+	check "a report logged before the run does not count" eval 'rc_is 0 && has "^ok 1 pass_test$"'
+	rt APICV_KMSG=tail --host -t warn -t pass
+	check "APICV_KMSG=tail: the report still fails the binary" eval '
+		has "^not ok 2 warn_test # kernel log: WARNING" && has "^ok 1 pass_test$" &&
+		has "^# kernel log: watched .*last one seen"'
+	rt APICV_KMSG=off --host -t warn
+	check "APICV_KMSG=off: not watched, said so" eval 'rc_is 0 && has "^# kernel log: not watched"'
+else
+	echo "# skipped the kernel-log checks: /dev/kmsg not writable or dmesg not readable (not root?)"
+fi
+
+# ---- booting kernels (fake scripts/vm) ----------------------------------
+export APICV_VM=$CHECK/fake_vm.sh FAKE_VM_LOG=$T/vm.log
+: >"$FAKE_VM_LOG"
+rt --kernel debian-6.1 --kernel debian-6.12 --param kvm_amd.avic=1 -t pass -t fail -t skip \
+	--junit "$T/junit-vm.xml"
+rd=$(run_dir)
+check "kernels: one KTAP item per kernel" eval 'has "^1\.\.2$" &&
+	has "^not ok 1 kernel:debian-6.1 # 1 failed$" && has "^not ok 2 kernel:debian-6.12 # 1 failed$"'
+check "kernels: the inner run is nested" eval 'has "^# ok 2 pass_test$" && has "^# # ok 2 fix.beta$"'
+check "kernels: results side by side" has '^# pass_test +pass +pass *$'
+check "kernels: closing line counts every binary of every kernel" last_is "2 passed, 2 failed, 2 skipped"
+check "kernels: exit 1" rc_is 1
+check "kernels: scripts/vm got the suite, kernel, parameters and the inner runner" eval '
+	grep -q -- "--kernel debian-6.12 .*--param kvm_amd.avic=1 -- ./run_tests.sh --host --seed [0-9]* --profile ci -t pass -t fail -t skip$" "$FAKE_VM_LOG"'
+check "kernels: the binaries ran inside (APICV_IN_VM=1)" test "$(grep -c 'invm=1' "$FAKE_LOG")" = 6
+check "kernels: per-kernel logs" eval 'grep -q "^ok 2 fix.beta$" "$rd/debian-6.12/pass_test.log" &&
+	test -f "$rd/debian-6.1/fail_test.kmsg"'
+check "kernels: results.json has both runs" python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert [x["label"] for x in r["runs"]] == ["debian-6.1", "debian-6.12"], r["runs"]
+assert r["summary"] == {"passed": 2, "failed": 2, "skipped": 2}, r["summary"]' "$rd/results.json"
+check "kernels: JUnit suites named per kernel" python3 -c '
+import sys, xml.etree.ElementTree as ET
+names = {s.get("name") for s in ET.parse(sys.argv[1]).getroot()}
+assert "debian-6.12/pass_test" in names, names' "$T/junit-vm.xml"
+if [ ! -e /dev/kvm ]; then
+	rt -t pass
+	check "no /dev/kvm: says so in one line and boots the default kernel" eval '
+		rc_is 0 && test "$(grep -c "^# no /dev/kvm" "$T/out")" = 1 && has "^ok 1 kernel:debian-6.1$"'
+fi
+rt FAKE_VM=noboot --kernel debian-6.1 -t pass --bisect
+check "--bisect, kernel does not boot: 125" eval 'rc_is 125 &&
+	has "^not ok 1 kernel:debian-6.1 # cannot test: scripts/vm exit 125 before the tests started: scripts/vm: the kernel did not boot"'
+rt FAKE_VM=die --kernel debian-6.1 -t pass -t hang -o 1 --bisect --junit "$T/junit-die.xml"
+check "--bisect, kernel dies during a test: 1, that test named" eval 'rc_is 1 &&
+	has "^# hang_test +FAIL"'
+check "kernel dies: JUnit fails that test and reports the ones never run" python3 -c '
+import sys, xml.etree.ElementTree as ET
+s = {x.get("name"): x for x in ET.parse(sys.argv[1]).getroot()}
+f = s["debian-6.1/hang_test"].find("testcase/failure")
+assert "no result" in f.get("message"), f.get("message")
+e = s["debian-6.1/missing"].find("testcase/error")
+assert "1 of 2 tests have no result" in e.get("message"), e.get("message")' "$T/junit-die.xml"
+rt APICV_VM="$T/no-vm" -t pass --kernel debian-6.1
+check "no scripts/vm: exit 2" eval 'rc_is 2 && err_has "cannot boot a kernel"'
+unset APICV_VM
+
+# ---- install --------------------------------------------------------------------
+I=$T/install
+RC=0
+"$REPO/scripts/install.sh" "$I" "$B" >"$T/out" 2>&1 || RC=$?
+check "install: exit 0" rc_is 0
+check "install: kselftest layout" test -x "$I/apicv/run_tests.sh" -a -x "$I/apicv/x86/pass_test" \
+	-a -x "$I/run_kselftest.sh" -a -f "$I/apicv/VERSION"
+check "install: kselftest-list.txt" test "$(grep -c '^apicv:x86/[a-z]*_test$' "$I/kselftest-list.txt")" = 8
+RC=0
+"$I/run_kselftest.sh" -t apicv:x86/pass_test -t apicv:x86/skip_test >"$T/out" 2>&1 || RC=$?
+check "run_kselftest.sh -t: KTAP, pass and skip" eval 'rc_is 0 && has "^1\.\.2$" &&
+	has "^ok 1 selftests: apicv: x86/pass_test$" && has "^ok 2 selftests: apicv: x86/skip_test # SKIP$"'
+RC=0
+busybox sh "$I/run_kselftest.sh" -s -o 1 -t apicv:x86/hang_test -t apicv:x86/fail_test >"$T/out" 2>&1 || RC=$?
+check "run_kselftest.sh -s (busybox sh): summary lines, TIMEOUT, output.log" eval 'rc_is 1 &&
+	has "^not ok 1 selftests: apicv: x86/fail_test # exit=1$" &&
+	has "^not ok 2 selftests: apicv: x86/hang_test # TIMEOUT 1 seconds$" && hasnt "^# " &&
+	grep -q "hang line 25" "$I/output.log"'
+RC=0
+"$I/run_kselftest.sh" -l >"$T/out" 2>&1 || RC=$?
+check "run_kselftest.sh -l" eval 'rc_is 0 && has "^apicv:x86/warn_test$"'
+RC=0
+env -u OUTPUT busybox sh "$I/apicv/run_tests.sh" --host -t pass >"$T/out" 2>&1 || RC=$?
+check "installed run_tests.sh finds ./x86 next to it" eval 'rc_is 0 && has "^ok 1 pass_test$"'
+I2=$T/kernel-tree
+mkdir -p "$I2"
+printf '#!/bin/sh\necho kernel runner\n' >"$I2/run_kselftest.sh"
+echo "net:fake" >"$I2/kselftest-list.txt"
+"$REPO/scripts/install.sh" "$I2" "$B" >/dev/null 2>&1
+check "install into a kernel kselftest tree keeps its runner and list" eval '
+	grep -q "kernel runner" "$I2/run_kselftest.sh" && grep -qx "net:fake" "$I2/kselftest-list.txt" &&
+	grep -qx "apicv:x86/pass_test" "$I2/kselftest-list.txt"'
+RC=0
+"$REPO/scripts/install.sh" "$T/x" "$T/nowhere" >/dev/null 2>"$T/err" || RC=$?
+check "install without binaries: exit 2 naming the fix" eval 'rc_is 2 && err_has "run .make. first"'
+
+echo "$PASSED passed, $FAILED failed"
+[ "$FAILED" = 0 ]
