@@ -1,0 +1,605 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Hyper-V SynIC SINT delivery, AutoEOI against normal SINTs, on xAPIC and
+ * x2APIC guests. The host signals a SINT through a KVM_IRQ_ROUTING_HV_SINT
+ * route and an irqfd; the guest counts handler runs and looks at its
+ * APIC (ISR, IRR, PPR) from inside and outside the handler.
+ *
+ *  - once per signal: N signals, N handler runs, never more;
+ *  - AutoEOI: the ISR bit is never set and the next delivery needs no EOI;
+ *    normal: the ISR bit stays set until EOI and a second signal waits;
+ *  - a masked SINT delivers nothing (and nothing is latched);
+ *  - two SINTs on the same vector both deliver;
+ *  - priority: TPR holds a SINT back; an in-service normal SINT holds a
+ *    lower LAPIC vector back, an AutoEOI one does not;
+ *  - messages posted in the SIMP slot and event flags in the SIEFP row
+ *    arrive with their signal; SynIC timers fire in direct and message
+ *    mode.
+ */
+#include "harness_main.h"
+#include "x86/apic.h"
+#include "x86/apicv.h"
+#include "x86/hyperv.h"
+
+FAULT(skip_eoi, "*normal.second_signal_waits_for_eoi", "the guest skips an EOI a normal SINT needs");
+FAULT(signal_one_fewer, "*.once_per_signal",
+      "the host signals one message fewer than the guest expects");
+FAULT(signal_one_more, "*.once_per_signal",
+      "the host sends one signal more after the last expected one");
+FAULT(unmask, "*masked_delivers_nothing*",
+      "the guest programs the masked SINT unmasked");
+FAULT(same_vector_one_sint, "*same_vector_two_sints*",
+      "the second SINT gets no route: its signal goes nowhere");
+FAULT(tpr_low, "*tpr_holds_sint*", "the guest raises TPR one class too low");
+FAULT(wrong_ppr, "*lower_vector_vs_in_service*",
+      "the guest expects the opposite PPR blocking of AutoEOI vs normal");
+FAULT(stimer_no_arm, "*stimer_*_mode", "the guest never arms the SynIC timer");
+
+#define SINT_VEC	0x50	/* class 5 */
+#define LOW_VEC		0x30	/* class 3: below the SINT */
+#define HIGH_VEC	0xe0
+#define TIMER_VEC	0x60
+#define SINT_A		2
+#define SINT_B		3
+#define WAIT_US		200000	/* a delivery that should happen */
+#define QUIET_US	20000	/* a delivery that should not */
+
+enum cmd { CMD_SIGNAL = 1, CMD_POST, CMD_EVENT };
+
+/* Shared with the guest. */
+static volatile u64 hits, low_hits, high_hits;
+static volatile u64 isr_in_handler, ppr_in_handler, order_pos;
+static volatile u8 order[8];
+static volatile bool handler_eois;	/* normal SINT handler EOIs itself */
+static volatile u64 msg_seen, msg_bad, evt_seen;
+static volatile bool use_msgs, use_events;
+static struct hv_message_page *simp;
+static struct hv_event_flags_page *siefp;
+static struct hv_message last_msg;
+
+static void log_vec(u8 v)
+{
+	u64 i = order_pos++;
+
+	if (i < ARRAY_SIZE(order))
+		order[i] = v;
+}
+
+static void guest_sint_handler(struct ex_regs *regs)
+{
+	bool in_isr = apic_vec_test(APIC_ISR, SINT_VEC);
+
+	ppr_in_handler = apic_read(APIC_PPR);
+	if (in_isr)
+		isr_in_handler++;
+	log_vec(SINT_VEC);
+	if (use_msgs) {
+		struct hv_message m;
+
+		if (hv_guest_msg_take(simp, SINT_A, &m) != HV_MSG_NONE) {
+			if (m.payload[0] != msg_seen + 1)
+				msg_bad++;
+			last_msg = m;
+			msg_seen++;
+		}
+	}
+	if (use_events) {
+		u8 *row = siefp->flags[SINT_A];
+		u32 i;
+
+		for (i = 0; i < 4; i++)
+			evt_seen += __builtin_popcount(
+				__atomic_exchange_n(&row[i], 0, __ATOMIC_SEQ_CST));
+	}
+	hits++;
+	if (in_isr && handler_eois)
+		apic_eoi();
+}
+
+static void guest_low_handler(struct ex_regs *regs)
+{
+	low_hits++;
+	log_vec(LOW_VEC);
+	apic_eoi();
+}
+
+static void guest_high_handler(struct ex_regs *regs)
+{
+	high_hits++;
+	log_vec(HIGH_VEC);
+	apic_eoi();
+}
+
+static u64 tsc_deadline(u64 us)
+{
+	return rdtsc() + us * guest_tsc_khz / 1000;
+}
+
+/* With interrupts on, waits until *@ctr >= @want or @us pass. */
+static u64 guest_wait(volatile u64 *ctr, u64 want, u64 us)
+{
+	u64 end = tsc_deadline(us);
+
+	sti();
+	while (*ctr < want && rdtsc() < end)
+		cpu_relax();
+	cli();
+	return *ctr;
+}
+
+#define GUEST_WAIT_EQ(ctr, want, us)					\
+	do {								\
+		u64 __got = guest_wait(&(ctr), want, us);		\
+		GUEST_ASSERT(__got == (want), #ctr " is %llu after %u us, " \
+			     "expected %llu", __got, (unsigned)(us),	\
+			     (u64)(want));				\
+	} while (0)
+
+/* Nothing more arrives within QUIET_US. */
+#define GUEST_QUIET_EQ(ctr, want)					\
+	do {								\
+		u64 __got = guest_wait(&(ctr), (want) + 1, QUIET_US);	\
+		GUEST_ASSERT(__got == (want), #ctr " is %llu, expected "	\
+			     "%llu", __got, (u64)(want));		\
+	} while (0)
+
+static void guest_apic_on(bool x2apic)
+{
+	if (x2apic)
+		x2apic_enable();
+	else
+		xapic_enable();
+	apic_write(APIC_TPR, 0);
+}
+
+static void guest_signal(u64 route, u64 n)
+{
+	GUEST_SYNC(CMD_SIGNAL, route, n);
+}
+
+/* ---- host side ---- */
+
+struct ctx {
+	struct kvm_vm *vm;
+	struct kvm_vcpu *vcpu;
+	struct hv_sint_route *route[2];
+};
+
+static void ctx_init(struct ctx *c, void *guest_fn, bool two_routes)
+{
+	TEST_REQUIRE(!apicv_host()->forced, "AVIC forced on a CPU without it "
+		     "(force_avic): guest interrupt delivery is broken while "
+		     "the VM is not inhibited");
+	c->vm = vm_create(IRQCHIP_KERNEL);
+	c->vcpu = vm_add_vcpu(c->vm, 0, guest_fn);
+	hv_vcpu_init(c->vcpu);
+	hv_synic_activate(c->vcpu);
+	hv_routes_reset(c->vm);
+	c->route[0] = hv_sint_route_add(c->vm, 0, SINT_A);
+	c->route[1] = two_routes && !fault_same_vector_one_sint ?
+		      hv_sint_route_add(c->vm, 0, SINT_B) : NULL;
+	simp = guest_alloc(c->vm, 4096);
+	siefp = guest_alloc(c->vm, 4096);
+	hits = low_hits = high_hits = 0;
+	isr_in_handler = ppr_in_handler = order_pos = 0;
+	memset((void *)order, 0, sizeof(order));
+	msg_seen = msg_bad = evt_seen = 0;
+	use_msgs = use_events = false;
+	handler_eois = true;
+	vm_install_handler(c->vm, SINT_VEC, guest_sint_handler);
+	vm_install_handler(c->vm, LOW_VEC, guest_low_handler);
+	vm_install_handler(c->vm, HIGH_VEC, guest_high_handler);
+}
+
+static void ctx_run(struct ctx *c)
+{
+	struct ucall uc;
+	u64 seq = 0;
+
+	while (vcpu_run_ucall(c->vcpu, &uc) == UCALL_SYNC) {
+		struct hv_sint_route *r = c->route[uc.args[1] & 1];
+		u64 n = uc.args[2], i;
+
+		switch (uc.args[0]) {
+		case CMD_POST:
+			for (i = 0; i < n; i++) {
+				seq++;
+				TEST_ASSERT(hv_msg_post(simp, SINT_A, 0x100, &seq,
+							sizeof(seq)),
+					    "SIMP slot %u busy at message %llu",
+					    SINT_A, seq);
+			}
+			/* each message comes with a signal */
+			__attribute__((fallthrough));
+		case CMD_SIGNAL:
+			if (!r)
+				break;	/* no route: the signal goes nowhere */
+			for (i = 0; i < n; i++)
+				hv_sint_signal(r);
+			break;
+		case CMD_EVENT:
+			hv_event_set(siefp, SINT_A, uc.args[2]);
+			hv_sint_signal(r);
+			break;
+		default:
+			TEST_FAIL("unknown guest command %llu", uc.args[0]);
+		}
+	}
+	vm_free(c->vm);
+}
+
+/* The faults that change how many signals the host sends. */
+static u64 host_signals(u64 n)
+{
+	if (fault_signal_one_fewer)
+		return n - 1;
+	return n;
+}
+
+FIXTURE(sint) {};
+FIXTURE_VARIANT(sint) { bool x2apic; bool autoeoi; };
+FIXTURE_VARIANT_ADD(sint, xapic_normal) { .x2apic = false, .autoeoi = false };
+FIXTURE_VARIANT_ADD(sint, xapic_autoeoi) { .x2apic = false, .autoeoi = true };
+FIXTURE_VARIANT_ADD(sint, x2apic_normal) { .x2apic = true, .autoeoi = false };
+FIXTURE_VARIANT_ADD(sint, x2apic_autoeoi) { .x2apic = true, .autoeoi = true };
+FIXTURE_SETUP(sint) {}
+FIXTURE_TEARDOWN(sint) {}
+
+static u64 sint_flags(bool autoeoi)
+{
+	return autoeoi ? HV_SINT_AUTO_EOI : 0;
+}
+
+/* N signals, one at a time: N handler runs, ISR as the mode says. */
+static void guest_once_per_signal(u64 x2apic, u64 autoeoi, u64 n)
+{
+	u64 i;
+
+	guest_apic_on(x2apic);
+	hv_guest_synic_enable(simp, siefp);
+	hv_guest_sint_set(SINT_A, hv_sint(SINT_VEC, sint_flags(autoeoi)));
+	for (i = 1; i <= n; i++) {
+		guest_signal(0, i == n ? host_signals(1) : 1);
+		GUEST_WAIT_EQ(hits, i, WAIT_US);
+	}
+	/* A stray extra delivery would show up here. */
+	guest_signal(0, fault_signal_one_more ? 1 : 0);
+	GUEST_QUIET_EQ(hits, n);
+	GUEST_ASSERT_EQ(isr_in_handler, autoeoi ? 0 : n);
+	GUEST_ASSERT(!apic_vec_test(APIC_ISR, SINT_VEC), "ISR left set");
+	GUEST_ASSERT_EQ(apic_read(APIC_PPR), 0);
+}
+
+TEST_F(sint, once_per_signal)
+{
+	struct ctx c;
+
+	ctx_init(&c, guest_once_per_signal, false);
+	vcpu_args_set(c.vcpu, variant->x2apic, variant->autoeoi, 8);
+	ctx_run(&c);
+}
+
+/*
+ * The handler does not EOI. Normal: ISR set after the first delivery, the
+ * second signal sits in IRR until the guest's EOI. AutoEOI: ISR clear,
+ * the second signal is delivered at once.
+ */
+static void guest_second_waits(u64 x2apic, u64 autoeoi)
+{
+	guest_apic_on(x2apic);
+	hv_guest_synic_enable(simp, siefp);
+	hv_guest_sint_set(SINT_A, hv_sint(SINT_VEC, sint_flags(autoeoi)));
+	handler_eois = false;
+
+	guest_signal(0, 1);
+	GUEST_WAIT_EQ(hits, 1, WAIT_US);
+	GUEST_ASSERT_EQ(apic_vec_test(APIC_ISR, SINT_VEC), !autoeoi);
+	GUEST_ASSERT_EQ(ppr_in_handler & 0xf0, autoeoi ? 0 : SINT_VEC & 0xf0);
+
+	guest_signal(0, 1);
+	if (autoeoi) {
+		GUEST_WAIT_EQ(hits, 2, WAIT_US);
+	} else {
+		GUEST_QUIET_EQ(hits, 1);
+		GUEST_ASSERT(apic_vec_test(APIC_IRR, SINT_VEC),
+			     "second signal not pending in IRR");
+		if (!fault_skip_eoi)
+			apic_eoi();
+		GUEST_WAIT_EQ(hits, 2, WAIT_US);
+		GUEST_ASSERT(apic_vec_test(APIC_ISR, SINT_VEC),
+			     "second delivery not in service");
+		apic_eoi();
+	}
+	GUEST_ASSERT(!apic_vec_test(APIC_ISR, SINT_VEC), "ISR left set");
+	GUEST_ASSERT(!apic_vec_test(APIC_IRR, SINT_VEC), "IRR left set");
+	GUEST_ASSERT_EQ(apic_read(APIC_PPR), 0);
+	GUEST_ASSERT_EQ(isr_in_handler, autoeoi ? 0 : 2);
+}
+
+TEST_F(sint, second_signal_waits_for_eoi)
+{
+	struct ctx c;
+
+	ctx_init(&c, guest_second_waits, false);
+	vcpu_args_set(c.vcpu, variant->x2apic, variant->autoeoi);
+	ctx_run(&c);
+}
+
+/* Masked: nothing delivered, nothing latched for after the unmask. */
+static void guest_masked(u64 x2apic, u64 autoeoi)
+{
+	u64 masked = fault_unmask ? 0 : HV_SINT_MASKED;
+
+	guest_apic_on(x2apic);
+	hv_guest_synic_enable(simp, siefp);
+	hv_guest_sint_set(SINT_A, hv_sint(SINT_VEC,
+					  sint_flags(autoeoi) | masked));
+	guest_signal(0, 3);
+	GUEST_QUIET_EQ(hits, 0);
+	GUEST_ASSERT(!apic_vec_test(APIC_IRR, SINT_VEC), "masked SINT in IRR");
+	hv_guest_sint_set(SINT_A, hv_sint(SINT_VEC, sint_flags(autoeoi)));
+	GUEST_QUIET_EQ(hits, 0);
+	guest_signal(0, 1);
+	GUEST_WAIT_EQ(hits, 1, WAIT_US);
+	GUEST_QUIET_EQ(hits, 1);
+}
+
+TEST_F(sint, masked_delivers_nothing)
+{
+	struct ctx c;
+
+	ctx_init(&c, guest_masked, false);
+	vcpu_args_set(c.vcpu, variant->x2apic, variant->autoeoi);
+	ctx_run(&c);
+}
+
+/* Two SINTs on one vector: a signal on either runs the handler once. */
+static void guest_same_vector(u64 x2apic, u64 autoeoi)
+{
+	u64 v = hv_sint(SINT_VEC, sint_flags(autoeoi));
+	int i;
+
+	guest_apic_on(x2apic);
+	hv_guest_synic_enable(simp, siefp);
+	hv_guest_sint_set(SINT_A, v);
+	hv_guest_sint_set(SINT_B, v);
+	for (i = 0; i < 4; i++) {
+		guest_signal(i & 1, 1);
+		GUEST_WAIT_EQ(hits, (u64)i + 1, WAIT_US);
+	}
+	GUEST_QUIET_EQ(hits, 4);
+	GUEST_ASSERT_EQ(isr_in_handler, autoeoi ? 0 : 4);
+	/* Masking one leaves the other working. */
+	hv_guest_sint_set(SINT_A, v | HV_SINT_MASKED);
+	guest_signal(0, 1);
+	GUEST_QUIET_EQ(hits, 4);
+	guest_signal(1, 1);
+	GUEST_WAIT_EQ(hits, 5, WAIT_US);
+}
+
+TEST_F(sint, same_vector_two_sints)
+{
+	struct ctx c;
+
+	ctx_init(&c, guest_same_vector, true);
+	vcpu_args_set(c.vcpu, variant->x2apic, variant->autoeoi);
+	ctx_run(&c);
+}
+
+/* TPR at the SINT's class holds it in IRR; lowering TPR delivers it. */
+static void guest_tpr(u64 x2apic, u64 autoeoi)
+{
+	u32 tpr = (SINT_VEC & 0xf0) - (fault_tpr_low ? 0x10 : 0);
+
+	guest_apic_on(x2apic);
+	hv_guest_synic_enable(simp, siefp);
+	hv_guest_sint_set(SINT_A, hv_sint(SINT_VEC, sint_flags(autoeoi)));
+	apic_write(APIC_TPR, tpr);
+	GUEST_ASSERT_EQ(apic_read(APIC_PPR) & 0xf0, tpr);
+	guest_signal(0, 1);
+	GUEST_QUIET_EQ(hits, 0);
+	GUEST_ASSERT(apic_vec_test(APIC_IRR, SINT_VEC), "SINT not pending");
+	apic_write(APIC_TPR, 0);
+	GUEST_WAIT_EQ(hits, 1, WAIT_US);
+	GUEST_ASSERT_EQ(isr_in_handler, autoeoi ? 0 : 1);
+	GUEST_ASSERT_EQ(apic_read(APIC_PPR), 0);
+}
+
+TEST_F(sint, tpr_holds_sint)
+{
+	struct ctx c;
+
+	ctx_init(&c, guest_tpr, false);
+	vcpu_args_set(c.vcpu, variant->x2apic, variant->autoeoi);
+	ctx_run(&c);
+}
+
+/*
+ * Order against pending LAPIC vectors, then PPR while the SINT is "in
+ * service": with interrupts off, a higher and a lower self-IPI are made
+ * pending next to the SINT; on STI the higher one runs first, then the
+ * SINT. A normal SINT left without EOI holds the lower vector back (PPR
+ * = its class); an AutoEOI SINT never enters ISR, so the lower vector
+ * follows at once.
+ */
+static void guest_lower_vector(u64 x2apic, u64 autoeoi)
+{
+	bool blocks = !autoeoi;
+
+	if (fault_wrong_ppr)
+		blocks = !blocks;
+	guest_apic_on(x2apic);
+	hv_guest_synic_enable(simp, siefp);
+	hv_guest_sint_set(SINT_A, hv_sint(SINT_VEC, sint_flags(autoeoi)));
+	handler_eois = false;
+
+	guest_signal(0, 1);		/* IF=0: stays pending */
+	apic_self_ipi(HIGH_VEC);
+	apic_self_ipi(LOW_VEC);
+	GUEST_ASSERT(apic_vec_test(APIC_IRR, SINT_VEC), "SINT not pending");
+	GUEST_WAIT_EQ(hits, 1, WAIT_US);
+	GUEST_ASSERT_EQ(high_hits, 1);
+	GUEST_ASSERT_EQ(order[0], HIGH_VEC);
+	GUEST_ASSERT_EQ(order[1], SINT_VEC);
+	if (blocks) {
+		GUEST_QUIET_EQ(low_hits, 0);
+		GUEST_ASSERT_EQ(apic_read(APIC_PPR) & 0xf0, SINT_VEC & 0xf0);
+		apic_eoi();
+		GUEST_WAIT_EQ(low_hits, 1, WAIT_US);
+	} else {
+		GUEST_WAIT_EQ(low_hits, 1, WAIT_US);
+		GUEST_ASSERT_EQ(apic_read(APIC_PPR), 0);
+	}
+	GUEST_ASSERT_EQ(order[2], LOW_VEC);
+	GUEST_ASSERT_EQ(apic_read(APIC_PPR), 0);
+}
+
+TEST_F(sint, lower_vector_vs_in_service)
+{
+	struct ctx c;
+
+	ctx_init(&c, guest_lower_vector, false);
+	vcpu_args_set(c.vcpu, variant->x2apic, variant->autoeoi);
+	ctx_run(&c);
+}
+
+/* Messages in the SIMP slot, one per signal, in order. */
+static void guest_messages(u64 x2apic, u64 autoeoi, u64 n)
+{
+	u64 i;
+
+	guest_apic_on(x2apic);
+	hv_guest_synic_enable(simp, siefp);
+	hv_guest_sint_set(SINT_A, hv_sint(SINT_VEC, sint_flags(autoeoi)));
+	use_msgs = true;
+	for (i = 1; i <= n; i++) {
+		GUEST_SYNC(CMD_POST, 0, i == n ? host_signals(1) : 1);
+		GUEST_WAIT_EQ(msg_seen, i, WAIT_US);
+	}
+	GUEST_QUIET_EQ(msg_seen, n);
+	GUEST_ASSERT_EQ(msg_bad, 0);
+	GUEST_ASSERT_EQ(last_msg.hdr.message_type, 0x100);
+	GUEST_ASSERT_EQ(last_msg.hdr.payload_size, 8);
+	GUEST_ASSERT_EQ(hits, n);
+}
+
+TEST_F(sint, messages)
+{
+	struct ctx c;
+
+	ctx_init(&c, guest_messages, false);
+	vcpu_args_set(c.vcpu, variant->x2apic, variant->autoeoi, 6);
+	ctx_run(&c);
+}
+
+/* Event flags in the SIEFP row: each set bit is seen once. */
+static void guest_events(u64 x2apic, u64 autoeoi, u64 n)
+{
+	u64 i;
+
+	guest_apic_on(x2apic);
+	hv_guest_synic_enable(simp, siefp);
+	hv_guest_sint_set(SINT_A, hv_sint(SINT_VEC, sint_flags(autoeoi)));
+	use_events = true;
+	for (i = 1; i <= n; i++) {
+		if (i == n && fault_signal_one_fewer)
+			break;
+		GUEST_SYNC(CMD_EVENT, 0, i * 3);	/* flag bit number */
+		GUEST_WAIT_EQ(evt_seen, i, WAIT_US);
+	}
+	GUEST_QUIET_EQ(evt_seen, n);
+}
+
+TEST_F(sint, event_flags)
+{
+	struct ctx c;
+
+	ctx_init(&c, guest_events, false);
+	vcpu_args_set(c.vcpu, variant->x2apic, variant->autoeoi, 5);
+	ctx_run(&c);
+}
+
+/* ---- SynIC timers ---- */
+
+static volatile u64 timer_hits, timer_isr;
+
+static void guest_timer_handler(struct ex_regs *regs)
+{
+	timer_hits++;
+	if (apic_vec_test(APIC_ISR, TIMER_VEC)) {
+		timer_isr++;
+		apic_eoi();
+	}
+}
+
+/* Direct mode: the timer raises its own vector through the LAPIC. */
+static void guest_stimer_direct(u64 x2apic)
+{
+	int i;
+
+	guest_apic_on(x2apic);
+	hv_guest_synic_enable(simp, siefp);
+	for (i = 1; i <= 3; i++) {
+		if (!fault_stimer_no_arm)
+			hv_guest_stimer_arm_direct(0, TIMER_VEC, 10000);
+		GUEST_WAIT_EQ(timer_hits, (u64)i, 2 * WAIT_US);
+	}
+	GUEST_QUIET_EQ(timer_hits, 3);
+	GUEST_ASSERT_EQ(timer_isr, 3);	/* direct mode is never AutoEOI */
+}
+
+/*
+ * Message mode: the timer writes HVMSG_TIMER_EXPIRED into its SINT's slot
+ * and signals the SINT.
+ */
+static void guest_stimer_msg(u64 x2apic, u64 autoeoi)
+{
+	struct hv_message m;
+	int i;
+
+	guest_apic_on(x2apic);
+	hv_guest_synic_enable(simp, siefp);
+	hv_guest_sint_set(SINT_A, hv_sint(SINT_VEC, sint_flags(autoeoi)));
+	for (i = 1; i <= 3; i++) {
+		if (!fault_stimer_no_arm)
+			hv_guest_stimer_arm_msg(1, SINT_A, 10000);
+		GUEST_WAIT_EQ(hits, (u64)i, 2 * WAIT_US);
+		GUEST_ASSERT_EQ(hv_guest_msg_take(simp, SINT_A, &m),
+				HV_MSG_TIMER_EXPIRED);
+		GUEST_ASSERT_EQ(m.timer.timer_index, 1);
+		GUEST_ASSERT(m.timer.delivery_time >= m.timer.expiration_time,
+			     "delivered at %llu before expiry %llu",
+			     m.timer.delivery_time, m.timer.expiration_time);
+	}
+	GUEST_QUIET_EQ(hits, 3);
+	GUEST_ASSERT_EQ(isr_in_handler, autoeoi ? 0 : 3);
+}
+
+TEST_F(sint, stimer_message_mode)
+{
+	struct ctx c;
+
+	ctx_init(&c, guest_stimer_msg, false);
+	vcpu_args_set(c.vcpu, variant->x2apic, variant->autoeoi);
+	ctx_run(&c);
+}
+
+FIXTURE(stimer) {};
+FIXTURE_VARIANT(stimer) { bool x2apic; };
+FIXTURE_VARIANT_ADD(stimer, xapic) { .x2apic = false };
+FIXTURE_VARIANT_ADD(stimer, x2apic) { .x2apic = true };
+FIXTURE_SETUP(stimer) {}
+FIXTURE_TEARDOWN(stimer) {}
+
+TEST_F(stimer, stimer_direct_mode)
+{
+	struct ctx c;
+
+	ctx_init(&c, guest_stimer_direct, false);
+	timer_hits = timer_isr = 0;
+	vm_install_handler(c.vm, TIMER_VEC, guest_timer_handler);
+	vcpu_args_set(c.vcpu, variant->x2apic);
+	ctx_run(&c);
+}
+
+APICV_TEST_MAIN
