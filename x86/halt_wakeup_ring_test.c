@@ -1,0 +1,215 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Oversubscription: more vCPUs than host CPUs, all halting and IPI-ing in a
+ * ring. In iteration k, vCPU i waits until its successor has taken k-1
+ * IPIs (one in flight per target, so none coalesce in IRR), sends it the
+ * k-th, then halts ("sti; hlt") until it has received k itself. No vCPU may
+ * stall: a watchdog fails the test with the stuck vCPU's state. The run
+ * lasts the profile's time; then vCPU 0..N-1 agree on a last iteration
+ * (the first to see the host's stop sets it N+2 ahead: neighbours are at
+ * most one iteration apart, so every vCPU is still below it) and finish.
+ *
+ * Latency: guest TSC at the handler minus the sender's TSC at the ICR
+ * write. That crosses vCPUs: when the L1 kernel marks its TSC unstable (it
+ * does under TCG) KVM adjusts each vCPU's offset on every load, so samples
+ * can be skewed; negative ones are counted and reported, not hidden.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness_main.h"
+#include "sched.h"
+#include "stats.h"
+#include "vm.h"
+#include "x86/apic.h"
+
+FAULT(ring_skip_ipi, "ring.n4.*", "vCPU 1 skips one IPI to its successor");
+FAULT(ring_cli_hlt, "ring.n8.*", "vCPU 2 halts once with IF=0");
+FAULT(ring_expect_more, "ring.n4_poll.*", "expect one IPI more than were sent");
+
+#define MAX_VCPUS	8
+#define RING_VEC	0x42
+#define MAX_SAMPLES	16384
+
+struct ring_cpu {
+	u64 sent, recv, hlts, neg;
+	u64 send_tsc;
+} __attribute__((aligned(64)));
+
+static struct ring_cpu ring[MAX_VCPUS];
+static u64 lat[MAX_VCPUS][MAX_SAMPLES];
+static u64 n_vcpus, started, stop, final_iter;
+
+static void ring_handler(struct ex_regs *regs)
+{
+	u32 id = this_cpu_id();
+	u64 n = ring[id].recv, t = rdtsc(), s = READ_ONCE(ring[id].send_tsc);
+
+	(void)regs;
+	if (t < s)
+		ring[id].neg++;
+	else if (n < MAX_SAMPLES)
+		lat[id][n] = t - s;
+	WRITE_ONCE(ring[id].recv, n + 1);
+	apic_eoi();
+}
+
+static void guest_ring(void)
+{
+	u32 id = this_cpu_id(), next = (id + 1) % n_vcpus;
+	u64 k, f, zero;
+
+	xapic_enable();
+	__atomic_add_fetch(&started, 1, __ATOMIC_SEQ_CST);
+	while (READ_ONCE(started) < n_vcpus)
+		cpu_relax();
+	cli();
+	for (k = 1;; k++) {
+		f = READ_ONCE(final_iter);
+		if (f && k > f)
+			break;
+		if (!f && READ_ONCE(stop)) {
+			zero = 0;
+			__atomic_compare_exchange_n(&final_iter, &zero,
+						    k + n_vcpus + 2, false,
+						    __ATOMIC_SEQ_CST,
+						    __ATOMIC_SEQ_CST);
+		}
+		while (READ_ONCE(ring[next].recv) < k - 1)
+			cpu_relax();
+		WRITE_ONCE(ring[next].send_tsc, rdtsc());
+		WRITE_ONCE(ring[next].sent, k);
+		if (!(fault_ring_skip_ipi && id == 1 && k == 10))
+			apic_icr_write(next, APIC_DM_FIXED | APIC_INT_ASSERT |
+					     RING_VEC);
+		while (READ_ONCE(ring[id].recv) < k) {
+			ring[id].hlts++;
+			if (fault_ring_cli_hlt && id == 2 && k == 10) {
+				hlt();
+			} else {
+				sti_hlt();
+				cli();
+			}
+		}
+	}
+	GUEST_ASSERT_EQ(ring[id].recv, final_iter);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	u64 x = *(const u64 *)a, y = *(const u64 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+FIXTURE(ring) {
+	struct kvm_vm *vm;
+};
+FIXTURE_VARIANT(ring) {
+	int n;
+	u32 halt_poll_ns;
+	unsigned int pressure;
+};
+FIXTURE_VARIANT_ADD(ring, n4) { .n = 4 };
+FIXTURE_VARIANT_ADD(ring, n8) { .n = 8 };
+FIXTURE_VARIANT_ADD(ring, n4_poll) { .n = 4, .halt_poll_ns = 2000000 };
+FIXTURE_VARIANT_ADD(ring, n8_migrate_preempt) {
+	.n = 8, .pressure = PRESSURE_MIGRATE | PRESSURE_PREEMPT };
+FIXTURE_SETUP(ring) { self->vm = NULL; }
+FIXTURE_TEARDOWN(ring) { vm_free(self->vm); }
+
+/* Fails with the state of every vCPU whose count stopped moving. */
+static void ring_stalled(struct kvm_vm *vm, int n, u64 ms)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		test_log("vcpu %d: sent %llu recv %llu hlts %llu", i,
+			 ring[i].sent, ring[i].recv, ring[i].hlts);
+	for (i = 0; i < n; i++) {
+		vcpu_thread_stop(vm->vcpus[i]);
+		if (ring[i].sent > ring[i].recv)
+			vcpu_dump(vm->vcpus[i], "ring stalled, IPI pending");
+	}
+	TEST_FAIL("ring of %d vCPUs made no progress for %llu ms", n, ms);
+}
+
+TEST_F(ring, no_stall)
+{
+	u64 run_ms = profile_pick(4000, 60000), stall_ms = 3000;
+	u64 t0, last_sum = 0, last_change, sum, total = 0, neg = 0, m, x;
+	char why[SCHED_WHY_LEN] = "", pname[64];
+	static u64 all[MAX_VCPUS * MAX_SAMPLES];
+	u64 exits = 0, hlts = 0, wakeups = 0;
+	struct pressure pr;
+	int i, n = variant->n;
+	bool done;
+
+	memset(ring, 0, sizeof(ring));
+	memset(lat, 0, sizeof(lat));
+	n_vcpus = n;
+	started = stop = final_iter = 0;
+	self->vm = vm_create(IRQCHIP_KERNEL);
+	sched_require(vm_set_halt_poll_ns(self->vm, variant->halt_poll_ns, why),
+		      why);
+	vm_add_vcpus(self->vm, n, guest_ring);
+	vm_install_handler(self->vm, RING_VEC, ring_handler);
+	test_log("%d vCPUs on %d host CPUs, halt_poll_ns %u, pressure %s", n,
+		 host_cpu_count(), variant->halt_poll_ns,
+		 pressure_name(variant->pressure, pname, sizeof(pname)));
+	t0 = last_change = now_ns();
+	vm_threads_start(self->vm);
+	if (pressure_start(&pr, self->vm, variant->pressure, why) < 0) {
+		vm_threads_stop(self->vm);
+		sched_require(-1, why);
+	}
+	for (;;) {
+		usleep(10000);
+		for (sum = 0, done = true, i = 0; i < n; i++) {
+			sum += READ_ONCE(ring[i].recv);
+			done &= READ_ONCE(self->vm->vcpus[i]->done);
+		}
+		if (done)
+			break;
+		if (sum != last_sum) {
+			last_sum = sum;
+			last_change = now_ns();
+		} else if (now_ns() - last_change > stall_ms * 1000000) {
+			pressure_stop(&pr);
+			ring_stalled(self->vm, n, stall_ms);
+		}
+		if (now_ns() - t0 > run_ms * 1000000)
+			WRITE_ONCE(stop, 1);
+	}
+	x = now_ns() - t0;
+	pressure_stop(&pr);
+	vm_wait_done(self->vm, stall_ms, "ring");
+
+	for (i = 0; i < n; i++) {
+		struct kvm_vcpu *v = self->vm->vcpus[i];
+
+		EXPECT_EQ(final_iter + (fault_ring_expect_more ? 1 : 0),
+			  ring[i].recv);
+		for (m = 0; m < ring[i].recv && m < MAX_SAMPLES; m++)
+			if (lat[i][m])
+				all[total++] = guest_tsc_to_us(lat[i][m]);
+		neg += ring[i].neg;
+		hlts += ring[i].hlts;
+		exits += vcpu_stat(v, "halt_exits");
+		wakeups += vcpu_stat(v, "halt_wakeup");
+	}
+	EXPECT_EQ(hlts, exits);
+	qsort(all, total, sizeof(all[0]), cmp_u64);
+	test_log("%llu wakeups in %.2f s = %.0f/s (%llu per vCPU); "
+		 "halt_exits %llu halt_wakeup %llu", final_iter * n, x / 1e9,
+		 final_iter * n / (x / 1e9), final_iter, exits, wakeups);
+	if (total)
+		test_log("latency us (guest TSC, ICR write to handler, %llu "
+			 "samples, %llu negative dropped): p50 %llu p99 %llu "
+			 "max %llu", total, neg, all[total / 2],
+			 all[total * 99 / 100], all[total - 1]);
+}
+
+APICV_TEST_MAIN
