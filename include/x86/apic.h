@@ -88,6 +88,26 @@ static inline u32 x2apic_logical_id(u32 apic_id)
 	return ((apic_id >> 4) << 16) | (1u << (apic_id & 0xf));
 }
 
+/* xAPIC cluster LDR: cluster in 31:28, member bits in 27:24. */
+static inline u32 xapic_cluster_ldr(u8 cluster, u8 bits)
+{
+	return ((u32)(cluster & 0xf) << 28) | ((u32)(bits & 0xf) << 24);
+}
+
+/*
+ * ICR low word: @dm is APIC_DM_*, @shorthand 0 or APIC_DEST_SELF/ALLINC/
+ * ALLBUT; INIT de-assert is the only encoding that clears APIC_INT_ASSERT.
+ */
+static inline u32 apic_icr_low(u8 vec, u32 dm, bool logical, u32 shorthand)
+{
+	return vec | dm | (logical ? APIC_DEST_LOGICAL : 0) | shorthand |
+	       APIC_INT_ASSERT;
+}
+
+/* Guest: xAPIC logical addressing (xAPIC mode only; LDR is RO in x2APIC). */
+void xapic_set_flat(u8 ldr_bits);
+void xapic_set_cluster(u8 cluster, u8 bits);
+
 /* Host side: decoding KVM_GET_LAPIC (xAPIC register page layout). */
 u32 lapic_state_reg(const struct kvm_lapic_state *s, u32 reg);
 void lapic_state_set_reg(struct kvm_lapic_state *s, u32 reg, u32 val);

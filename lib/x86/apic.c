@@ -76,6 +76,18 @@ void apic_icr_write(u32 dest, u32 low)
 	*xapic_reg(APIC_ICR) = low;
 }
 
+void xapic_set_flat(u8 ldr_bits)
+{
+	apic_write(APIC_DFR, APIC_DFR_FLAT);
+	apic_write(APIC_LDR, (u32)ldr_bits << 24);
+}
+
+void xapic_set_cluster(u8 cluster, u8 bits)
+{
+	apic_write(APIC_DFR, APIC_DFR_CLUSTER);
+	apic_write(APIC_LDR, xapic_cluster_ldr(cluster, bits));
+}
+
 u32 lapic_state_reg(const struct kvm_lapic_state *s, u32 reg)
 {
 	u32 v;
