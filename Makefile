@@ -4,6 +4,7 @@
 # make run_tests    set up what is missing, build, run the suite
 # make check        the project's own checks: unit tests, runner tests,
 #                   the suite and its negative controls inside booted kernels
+# make bench        the interrupt-path benchmarks (bench/README.md)
 # make install INSTALL_PATH=DIR   kselftest-style install tree
 # make deps         install Debian packages and fetch the kselftest headers
 #
@@ -40,10 +41,12 @@ LIB_OBJS := $(patsubst %,$(OUTPUT)/%.o,$(basename $(LIB_SRCS)))
 LIBRARY := $(OUTPUT)/libapicv.a
 TESTS := $(patsubst x86/%.c,$(OUTPUT)/x86/%,$(wildcard x86/*_test.c))
 TOOLS := $(OUTPUT)/tools/kvm_info
+BENCHES := $(patsubst bench/%.c,$(OUTPUT)/bench/%,$(wildcard bench/*.c))
 HEADERS := $(wildcard include/*.h include/x86/*.h)
 
-.PHONY: all run_tests check install clean deps headers-check
-all: headers-check $(TESTS) $(TOOLS)
+.PHONY: all bench run_tests check install clean deps headers-check
+all: headers-check $(TESTS) $(TOOLS) $(BENCHES)
+bench: headers-check $(BENCHES)
 
 headers-check:
 	@test -f $(KSFT_DIR)/kselftest_harness.h || { \
@@ -80,6 +83,11 @@ $(OUTPUT)/tools/%: scripts/tools/%.c $(LIBRARY) $(HEADERS)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(OUTPUT)/lib/string.o $< $(LIBRARY) $(LDLIBS)
+
+$(OUTPUT)/bench/%: bench/%.c $(LIBRARY) $(HEADERS)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) -Wno-sign-compare $(LDFLAGS) -o $@ $(OUTPUT)/lib/string.o $< $(LIBRARY) $(LDLIBS) -lm
 
 deps:
 	scripts/setup

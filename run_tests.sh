@@ -794,6 +794,18 @@ run_items() {
 	fi
 }
 
+# kvm_missing: empty when this host's KVM can run the suite, else why not.
+# /dev/kvm alone is not enough: a KVM without kvm_amd or kvm_intel (PVM,
+# say) has no APICv/AVIC and cannot run the guests.
+kvm_missing() {
+	if [ ! -e /dev/kvm ]; then
+		echo "no /dev/kvm on this host"
+	elif [ ! -d /sys/module/kvm_amd ] && [ ! -d /sys/module/kvm_intel ]; then
+		km_m=$(cd /sys/module 2>/dev/null && ls -d kvm_* 2>/dev/null | tr '\n' ' ')
+		echo "/dev/kvm here is ${km_m:-an unknown KVM }without kvm_amd or kvm_intel"
+	fi
+}
+
 cpu_model() {
 	cm_m=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)
 	echo "${cm_m:-unknown}"
@@ -820,8 +832,9 @@ print_header() {
 	echo "# seed: $SEED (rerun with --seed $SEED), profile: $PROFILE, timeout: ${TIMEOUT}s per binary, jobs: $JOBS"
 	echo "# kernel log: $KMSG_DESC"
 	echo "# logs: $RUN_DIR"
-	if [ ! -e /dev/kvm ]; then
-		echo "# no /dev/kvm on this host: tests that need KVM will skip (--host)"
+	pm_m=$(kvm_missing)
+	if [ -n "$pm_m" ]; then
+		echo "# no usable KVM: $pm_m: tests that need KVM will skip (--host)"
 	fi
 }
 
@@ -957,7 +970,10 @@ EOF
 vm_one() {	# INDEX KERNEL
 	vo_dir=$RUN_DIR/$(sanitize "$2")
 	mkdir -p "$vo_dir"
-	set -- "$1" "$2" "$VM" --suite "$STAGE" --kernel "$2" --timeout "$VM_TIMEOUT"
+	# A silent VM is a hung guest kernel: the inner runner would have
+	# printed a TIMEOUT within the per-binary limit.
+	set -- "$1" "$2" "$VM" --suite "$STAGE" --kernel "$2" --timeout "$VM_TIMEOUT" \
+		--idle-timeout "$((TIMEOUT + 90))"
 	if [ -n "$MODULES" ]; then set -- "$@" --modules "$MODULES"; fi
 	if [ -n "$VM_CPU" ]; then set -- "$@" --cpu "$VM_CPU"; fi
 	if [ -n "$VM_CPUS" ]; then set -- "$@" --cpus "$VM_CPUS"; fi
@@ -1197,8 +1213,8 @@ main() {
 	if [ "${APICV_IN_VM:-}" != 1 ] && [ "$HOST_ONLY" = 0 ]; then
 		if [ "$VM_OPTS" = 1 ]; then
 			VM_NOTE="booting the given kernel(s) under QEMU (scripts/vm)"
-		elif [ ! -e /dev/kvm ]; then
-			VM_NOTE="no /dev/kvm on this host: booting debian-6.1 under QEMU to run the tests there (--host refuses this)"
+		elif [ -n "$(kvm_missing)" ]; then
+			VM_NOTE="no usable KVM: $(kvm_missing): booting debian-6.1 under QEMU to run the tests there (--host refuses this)"
 		fi
 	fi
 	if [ -n "$VM_NOTE" ]; then

@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
+#include <string.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/utsname.h>
@@ -18,6 +21,17 @@ int __ioctl_checked(int fd, unsigned long cmd, void *arg, const char *what,
 	return ret;
 }
 
+/*
+ * A KVM without kvm_amd or kvm_intel (PVM, say) opens fine but has no
+ * APICv/AVIC and does not run ring-0 guests as hardware does.
+ */
+static bool kvm_vendor_loaded(void)
+{
+	return !access("/sys/module/kvm_amd", F_OK) ||
+	       !access("/sys/module/kvm_intel", F_OK) ||
+	       getenv("APICV_ANY_KVM");
+}
+
 int kvm_dev_fd(void)
 {
 	static int fd = -1;
@@ -27,6 +41,11 @@ int kvm_dev_fd(void)
 	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	TEST_REQUIRE(fd >= 0, "/dev/kvm: %s (load kvm_amd or kvm_intel)",
 		     strerror(errno));
+	if (!kvm_vendor_loaded()) {
+		close(fd);
+		fd = -1;
+		TEST_REQUIRE(false, "/dev/kvm is not served by kvm_amd or kvm_intel (no hardware interrupt virtualization; APICV_ANY_KVM=1 overrides)");
+	}
 	return fd;
 }
 

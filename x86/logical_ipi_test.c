@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "harness_main.h"
+#include "known_bugs.h"
 #include "stats.h"
 #include "vm.h"
 #include "x86/apic.h"
@@ -807,7 +808,7 @@ TEST_F(aliasing, matrix_alias)
 {
 	struct sched *s = sched_new(4);
 	struct run_result r;
-	int snd, d;
+	int snd, d, errors;
 
 	apic_cfg_xapic_flat(&s->cfg[0], 0, 0x01);
 	apic_cfg_xapic_flat(&s->cfg[1], 1, 0x02);
@@ -826,13 +827,17 @@ TEST_F(aliasing, matrix_alias)
 	}
 	if (fault_alias_collapsed)
 		s->oracle_tweak = alias_collapse;
-	EXPECT_EQ(0, run_sched(s, WAIT_HALT, &r)) {
+	errors = run_sched(s, WAIT_HALT, &r);
+	report("aliasing", 4, &r);
+	sched_free(s);
+	if (errors && !fault_alias_collapsed)
+		known_bug_xfail(variant->id2 == 1 ? KNOWN_BUG_XAPIC_ID_ALIAS :
+				KNOWN_BUG_XAPIC_LDR_ALIAS);
+	EXPECT_EQ(0, errors) {
 		TH_LOG("aliases must all receive (SDM); this kernel (%u.%u) "
 		       "delivers to fewer", kernel_version() >> 8,
 		       kernel_version() & 0xff);
 	}
-	report("aliasing", 4, &r);
-	sched_free(s);
 }
 
 /*

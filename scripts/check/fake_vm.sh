@@ -18,7 +18,7 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	--suite) suite=$2; shift ;;
 	--kernel) kernel=$2; shift ;;
-	--modules|--param|--cmdline|--cpus|--mem|--timeout|--cpu) shift ;;
+	--modules|--param|--cmdline|--cpus|--mem|--timeout|--idle-timeout|--cpu) shift ;;
 	--) shift; break ;;
 	*) echo "fake_vm: unknown option $1" >&2; exit 2 ;;
 	esac

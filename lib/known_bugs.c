@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "known_bugs.h"
+#include "kvm_ioctl.h"
+
+struct known_bug_info {
+	const char *what;
+	unsigned int fixed_in;	/* KVER() of the first release with the fix */
+	const char *fix;	/* the fix's subject line upstream */
+};
+
+static const struct known_bug_info known_bugs[NR_KNOWN_BUGS] = {
+	[KNOWN_BUG_XAPIC_ID_ALIAS] = {
+		"vCPUs sharing an 8-bit xAPIC ID: only one of them receives",
+		KVER(6, 3),
+		"KVM: x86: Honor architectural behavior for aliased 8-bit APIC IDs",
+	},
+	[KNOWN_BUG_XAPIC_LDR_ALIAS] = {
+		"vCPUs sharing a logical ID or a multi-bit LDR: only one of them receives",
+		KVER(6, 3),
+		"KVM: x86: Disable APIC logical map if vCPUs are aliased in logical mode",
+	},
+};
+
+static bool strict(void)
+{
+	const char *s = getenv("APICV_STRICT");
+
+	return s && *s && strcmp(s, "0");
+}
+
+bool known_bug_expected(enum known_bug bug)
+{
+	if (bug < 0 || bug >= NR_KNOWN_BUGS || strict())
+		return false;
+	return kernel_version() < known_bugs[bug].fixed_in;
+}
+
+const char *known_bug_describe(enum known_bug bug)
+{
+	static __thread char buf[256];
+	const struct known_bug_info *b = &known_bugs[bug];
+
+	snprintf(buf, sizeof(buf), "%s (fixed in %u.%u: \"%s\")", b->what,
+		 b->fixed_in >> 8, b->fixed_in & 0xff, b->fix);
+	return buf;
+}
+
+void known_bug_xfail(enum known_bug bug)
+{
+	if (!known_bug_expected(bug))
+		return;
+	test_skip("XFAIL known KVM bug on %u.%u: %s; APICV_STRICT=1 fails it",
+		  kernel_version() >> 8, kernel_version() & 0xff,
+		  known_bug_describe(bug));
+}
