@@ -34,6 +34,14 @@ u32 vcpu_run(struct kvm_vcpu *vcpu);
  * vCPU's state. Returns UCALL_NONE if interrupted and vcpu->stop is set.
  */
 u64 vcpu_run_ucall(struct kvm_vcpu *vcpu, struct ucall *uc);
+/*
+ * For run loops of their own: acts on the ucall of the last exit (prints a
+ * PRINTF, fails the test on an ABORT) and returns its type, UCALL_NONE when
+ * the exit was not a ucall.
+ */
+u64 vcpu_handle_ucall(struct kvm_vcpu *vcpu, struct ucall *uc);
+/* Dumps the vCPU and fails the test: an exit nobody handled. */
+void __noreturn vcpu_unexpected_exit(struct kvm_vcpu *vcpu);
 /* Like vcpu_run_ucall() but requires @type. */
 void vcpu_run_expect(struct kvm_vcpu *vcpu, u64 type, struct ucall *uc);
 

@@ -48,7 +48,7 @@ static void __noreturn guest_abort(struct kvm_vcpu *vcpu, struct ucall *uc)
 		  uc->file, uc->line, uc->msg);
 }
 
-static void __noreturn unexpected_exit(struct kvm_vcpu *vcpu)
+void vcpu_unexpected_exit(struct kvm_vcpu *vcpu)
 {
 	struct kvm_run *run = vcpu->run;
 	char what[96];
@@ -63,31 +63,42 @@ static void __noreturn unexpected_exit(struct kvm_vcpu *vcpu)
 	TEST_FAIL("%s: %s", vcpu_name(vcpu), what);
 }
 
+u64 vcpu_handle_ucall(struct kvm_vcpu *vcpu, struct ucall *uc)
+{
+	switch (get_ucall(vcpu, uc)) {
+	case UCALL_PRINTF:
+		printf("# [%s] %s\n", vcpu_name(vcpu), uc->msg);
+		fflush(stdout);
+		return UCALL_PRINTF;
+	case UCALL_ABORT:
+		guest_abort(vcpu, uc);
+	case UCALL_SYNC:
+		return UCALL_SYNC;
+	case UCALL_DONE:
+		return UCALL_DONE;
+	}
+	return UCALL_NONE;
+}
+
 u64 vcpu_run_ucall(struct kvm_vcpu *vcpu, struct ucall *uc)
 {
 	for (;;) {
 		u32 reason = vcpu_run(vcpu);
+		u64 type;
 
 		if (reason == KVM_EXIT_INTR) {
 			if (READ_ONCE(vcpu->stop))
 				return UCALL_NONE;
 			continue;
 		}
-		switch (get_ucall(vcpu, uc)) {
-		case UCALL_PRINTF:
-			printf("# [%s] %s\n", vcpu_name(vcpu), uc->msg);
-			fflush(stdout);
+		type = vcpu_handle_ucall(vcpu, uc);
+		if (type == UCALL_SYNC || type == UCALL_DONE)
+			return type;
+		if (type == UCALL_PRINTF)
 			continue;
-		case UCALL_ABORT:
-			guest_abort(vcpu, uc);
-		case UCALL_SYNC:
-			return UCALL_SYNC;
-		case UCALL_DONE:
-			return UCALL_DONE;
-		}
 		if (vcpu->on_exit && vcpu->on_exit(vcpu))
 			continue;
-		unexpected_exit(vcpu);
+		vcpu_unexpected_exit(vcpu);
 	}
 }
 

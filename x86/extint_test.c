@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "harness_main.h"
+#include "known_bugs.h"
 #include "stats.h"
 #include "vm.h"
 #include "x86/apic.h"
@@ -376,9 +377,13 @@ static void shadow_fail_hook(void)
 	fflush(stdout);
 }
 
+static bool shadow_quirk;	/* KNOWN_BUG_TCG_INT_SHADOW expected */
+static u64 shadow_quirk_hits;
+
 static void guest_shadow(u64 mode, u64 rounds)
 {
 	u64 i, e1, e2, at_e1 = 0, at_e2 = 0;
+	bool ok;
 
 	guest_setup(mode);
 	for (i = 0; i < 2 * rounds; i++) {
@@ -412,8 +417,12 @@ static void guest_shadow(u64 mode, u64 rounds)
 		GUEST_ASSERT_EQ(READ_ONCE(delivered), i + 1);
 		if (fault_shadow_off_by_one)
 			e1 = e2 = e1 - 1;
-		GUEST_ASSERT(last_rip == e1 || last_rip == e2,
-			     "%s: delivered at 0x%llx, shadow ends at 0x%llx",
+		ok = last_rip == e1 || last_rip == e2;
+		/* One emulator quirk per run (known_bugs.h); a KVM that
+		 * ignores the shadow misses it in every round. */
+		if (!ok && shadow_quirk && !shadow_quirk_hits++)
+			ok = true;
+		GUEST_ASSERT(ok, "%s: delivered at 0x%llx, shadow ends at 0x%llx",
 			     i < rounds ? "sti; nop" : "sti; mov ss", last_rip,
 			     e1);
 		if (i >= rounds) {
@@ -436,6 +445,8 @@ TEST_F(extint, sti_shadow)
 	extint_vcpu_init(&self->x, self->vcpu, EXT_IRQ);
 	self->x.on_window = shadow_window;
 	win_n = 0;
+	shadow_quirk = known_bug_expected(KNOWN_BUG_TCG_INT_SHADOW);
+	shadow_quirk_hits = 0;
 	test_set_fail_hook(shadow_fail_hook);
 	self->x.on_exit = raise_exit;
 	vcpu_args_set(self->vcpu, variant->mode, rounds);
@@ -456,6 +467,9 @@ TEST_F(extint, sti_shadow)
 		 "irq_window_exits %llu request_irq_exits %llu",
 		 mode_name(variant->mode), uc.args[0], uc.args[1], irqwin,
 		 reqirq);
+	if (shadow_quirk_hits)
+		test_log("one delivery inside the shadow tolerated: %s",
+			 known_bug_describe(KNOWN_BUG_TCG_INT_SHADOW));
 }
 
 static void guest_ioctl_errors(u64 mode)

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "harness_main.h"
+#include "known_bugs.h"
 #include "sched.h"
 #include "stats.h"
 #include "vm.h"
@@ -70,6 +71,8 @@ static u64 lat_host_ns[NR_VCPUS][MAX_ROUNDS];
 static u64 g_rounds;
 static u8 g_src;
 static u64 g_started, g_nvcpus = NR_VCPUS;
+static u64 shadow_hits[NR_VCPUS];
+static bool g_shadow_quirk;	/* known_bugs.h: KNOWN_BUG_TCG_INT_SHADOW */
 
 /*
  * Every vCPU enables its APIC before any round: an APIC map change kicks
@@ -100,10 +103,15 @@ static void guest_handler(struct ex_regs *regs)
 	u32 id = this_cpu_id();
 	u64 n = rx[id].recv, t = rdtsc(), s = READ_ONCE(rx[id].send_tsc);
 
-	GUEST_ASSERT(regs->rip != (u64)wk_hlt_insn,
-		     "vector 0x%llx taken in the STI shadow before HLT on vCPU %u "
-		     "(round %llu): that HLT would sleep with nothing pending",
-		     regs->vector, id, n + 1);
+	if (regs->rip == (u64)wk_hlt_insn) {
+		GUEST_ASSERT(g_shadow_quirk,
+			     "vector 0x%llx taken in the STI shadow before HLT on vCPU %u "
+			     "(round %llu): that HLT would sleep with nothing pending",
+			     regs->vector, id, n + 1);
+		/* The emulator's quirk: count it, resume after the HLT. */
+		shadow_hits[id]++;
+		regs->rip++;
+	}
 	vec_count[id][regs->vector]++;
 	/* Timers: same vCPU, same clock. IPIs: the sender measures. */
 	if (n < MAX_ROUNDS && (g_src == TIMER_ONESHOT || g_src == TIMER_TSCDL))
@@ -430,6 +438,7 @@ static void run_wakeups(struct __test_metadata *_metadata,
 	struct watchdog wd = { .deadline_ms = deadline_ms };
 	char why[SCHED_WHY_LEN] = "", pname[64];
 	u64 hlts = 0, exits = 0, wakeups = 0, t0, polls = 0, apolls = 0, v;
+	u64 shadows = 0;
 	struct pressure pr;
 	struct prng prng;
 	int r, i;
@@ -444,6 +453,8 @@ static void run_wakeups(struct __test_metadata *_metadata,
 	memset(vec_count, 0, sizeof(vec_count));
 	memset(lat_tsc, 0, sizeof(lat_tsc));
 	memset(lat_host_ns, 0, sizeof(lat_host_ns));
+	memset(shadow_hits, 0, sizeof(shadow_hits));
+	g_shadow_quirk = known_bug_expected(KNOWN_BUG_TCG_INT_SHADOW);
 	g_rounds = rounds;
 	g_started = 0;
 	g_src = src;
@@ -524,7 +535,8 @@ static void run_wakeups(struct __test_metadata *_metadata,
 			if (i != src_vec[src])
 				EXPECT_EQ(0, vec_count[r][i]);
 		EXPECT_EQ(rounds, rx[r].recv);
-		hlts += rx[r].hlts;
+		hlts += rx[r].hlts - shadow_hits[r];
+		shadows += shadow_hits[r];
 		exits += vcpu_stat(vc, "halt_exits");
 		v = vcpu_stat(vc, "halt_wakeup");
 		wakeups += v;
@@ -532,6 +544,12 @@ static void run_wakeups(struct __test_metadata *_metadata,
 			polls += v;
 		if (vcpu_stat_try(vc, "halt_attempted_poll", &v))
 			apolls += v;
+	}
+	if (shadows) {
+		test_log("%llu interrupts taken in the STI shadow, HLT skipped: %s",
+			 shadows, known_bug_describe(KNOWN_BUG_TCG_INT_SHADOW));
+		/* A quirk is rare; a KVM that ignores the shadow is not. */
+		EXPECT_GE(rounds / 10 + 1, shadows);
 	}
 	test_log("receivers: %llu HLTs, halt_exits %llu, halt_wakeup %llu, "
 		 "halt_attempted_poll %llu, halt_successful_poll %llu",

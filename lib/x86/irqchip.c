@@ -380,6 +380,7 @@ static bool extint_exit(struct extint_vcpu *x)
 u64 extint_run(struct extint_vcpu *x, struct ucall *uc)
 {
 	struct kvm_vcpu *vcpu = x->vcpu;
+	u64 type;
 
 	TEST_ASSERT(pthread_equal(x->thread, pthread_self()),
 		    "extint_run must run on the thread extint_vcpu_init ran on");
@@ -390,25 +391,12 @@ u64 extint_run(struct extint_vcpu *x, struct ucall *uc)
 		__atomic_store_n(&vcpu->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
 		if (READ_ONCE(x->stop))
 			return UCALL_NONE;
-		switch (get_ucall(vcpu, uc)) {
-		case UCALL_PRINTF:
-			printf("# [%s] %s\n", vcpu_name(vcpu), uc->msg);
-			fflush(stdout);
+		type = vcpu_handle_ucall(vcpu, uc);
+		if (type == UCALL_SYNC || type == UCALL_DONE)
+			return type;
+		if (type == UCALL_PRINTF || extint_exit(x))
 			continue;
-		case UCALL_ABORT:
-			uc->msg[sizeof(uc->msg) - 1] = '\0';
-			TEST_FAIL("guest assertion on %s at %s:%llu: %s",
-				  vcpu_name(vcpu), uc->file, uc->line, uc->msg);
-		case UCALL_SYNC:
-			return UCALL_SYNC;
-		case UCALL_DONE:
-			return UCALL_DONE;
-		}
-		if (extint_exit(x))
-			continue;
-		vcpu_dump(vcpu, "unexpected exit");
-		TEST_FAIL("%s: unexpected exit %u (port 0x%x)", vcpu_name(vcpu),
-			  vcpu->run->exit_reason, vcpu->run->io.port);
+		vcpu_unexpected_exit(vcpu);
 	}
 }
 
