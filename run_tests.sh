@@ -418,6 +418,11 @@ plan_items() {
 			printf 'nofault\t%s\t%s\t-\n' "$pi_name" "no negative control declared (--list-faults printed none)" >>"$WORK/items"
 		fi
 	done
+	# A booted kernel that stopped mid-run is booted again for the rest.
+	if [ "${APICV_RESUME_SKIP:-0}" -gt 0 ] 2>/dev/null; then
+		tail -n +"$((APICV_RESUME_SKIP + 1))" "$WORK/items" >"$WORK/items.rest"
+		mv "$WORK/items.rest" "$WORK/items"
+	fi
 	PLAN=$(wc -l <"$WORK/items" | tr -d ' ')
 }
 
@@ -967,6 +972,27 @@ $TEST_PATS
 EOF
 }
 
+# vm_boot DIR CMD...: one boot running CMD (scripts/vm ...), its output
+# appended to DIR/ktap.txt and shown; sets vo_rc. VM_RESUME_SKIP binaries
+# of the plan are left out (they have results from an earlier boot).
+vm_boot() {
+	vb_dir=$1
+	shift
+	rm -f "$vb_dir/err.fifo"
+	mkfifo "$vb_dir/err.fifo"
+	tee "$vb_dir/vm.stderr" <"$vb_dir/err.fifo" >&2 &
+	vb_tee=$!
+	{
+		vb_rc=0
+		APICV_RESUME_SKIP=${VM_RESUME_SKIP:-0} "$@" </dev/null \
+			2>"$vb_dir/err.fifo" || vb_rc=$?
+		echo "$vb_rc" >"$vb_dir/vm.rc"
+	} | tee -a "$vb_dir/ktap.txt" | prefix_lines
+	wait "$vb_tee" || :
+	rm -f "$vb_dir/err.fifo"
+	vo_rc=$(cat "$vb_dir/vm.rc")
+}
+
 vm_one() {	# INDEX KERNEL
 	vo_dir=$RUN_DIR/$(sanitize "$2")
 	mkdir -p "$vo_dir"
@@ -994,20 +1020,32 @@ EOF
 	vo_k=$2
 	shift 2
 	echo "# kernel $vo_k: $*" | sed "s|$STAGE|SUITE|"
-	rm -f "$vo_dir/err.fifo"
-	mkfifo "$vo_dir/err.fifo"
-	tee "$vo_dir/vm.stderr" <"$vo_dir/err.fifo" >&2 &
-	vo_tee=$!
-	{
-		vo_rc=0
-		"$@" </dev/null 2>"$vo_dir/err.fifo" || vo_rc=$?
-		echo "$vo_rc" >"$vo_dir/vm.rc"
-	} | tee "$vo_dir/ktap.txt" | prefix_lines
-	wait "$vo_tee" || :
-	rm -f "$vo_dir/err.fifo"
-	vo_rc=$(cat "$vo_dir/vm.rc")
-	ktap_rows "$vo_k" "$vo_dir/ktap.txt" "$vo_dir/meta" >"$vo_dir/rows"
-	read -r vo_started vo_plan vo_n vo_open <"$vo_dir/meta"
+	: >"$vo_dir/ktap.txt"
+	vo_try=0
+	# A kernel that does not boot, or dies or hangs mid-run, is booted
+	# again (APICV_VM_RETRIES times) to run what has no result yet, the
+	# binary that was running included: emulated SVM under TCG hangs now
+	# and then. The first stop stays in the log and the summary.
+	while :; do
+		vm_boot "$vo_dir" "$@"
+		ktap_rows "$vo_k" "$vo_dir/ktap.txt" "$vo_dir/meta" >"$vo_dir/rows"
+		read -r vo_started vo_plan vo_n vo_open <"$vo_dir/meta"
+		[ "$vo_rc" != 0 ] || break
+		[ "$vo_started" = 0 ] || [ "$vo_n" -lt "$vo_plan" ] || break
+		[ "$vo_try" -lt "${APICV_VM_RETRIES:-1}" ] || break
+		vo_try=$((vo_try + 1))
+		vo_err=$(tail -n 1 "$vo_dir/vm.stderr" 2>/dev/null | cut -c 1-160)
+		vo_why="the VM stopped ${vo_open:+during $vo_open }(scripts/vm exit $vo_rc${vo_err:+: $vo_err})"
+		[ "$vo_open" != - ] || vo_why="the VM stopped (scripts/vm exit $vo_rc${vo_err:+: $vo_err})"
+		echo "$vo_k: $vo_why" >>"$RUN_DIR/retried"
+		echo "# kernel $vo_k: $vo_why; booting again for the $((vo_plan - vo_n)) binaries without a result (retry $vo_try)" |
+			tee -a "$vo_dir/ktap.txt" | prefix_lines
+		if [ "$vo_open" = - ] && [ "$vo_started" = 0 ]; then
+			vo_n=0
+		fi
+		VM_RESUME_SKIP=$vo_n
+	done
+	VM_RESUME_SKIP=0
 	vo_fail=$(awk -F "$TAB" '$3 == "fail"' "$vo_dir/rows" | wc -l | tr -d ' ')
 	vo_err=$(tail -n 1 "$vo_dir/vm.stderr" 2>/dev/null | cut -c 1-160)
 	if [ "$vo_started" = 0 ]; then
@@ -1095,6 +1133,9 @@ EOF
 		side_by_side "$WORK/rows" "$WORK/labels"
 		if [ "$VM_MISSING" != 0 ]; then
 			echo "# $VM_MISSING tests have no result (counted as failed)"
+		fi
+		if [ -f "$RUN_DIR/retried" ]; then
+			sed 's/^/# booted again after: /' "$RUN_DIR/retried"
 		fi
 		if [ "$PASSED" = 0 ] && [ "$FAILED" = 0 ] && [ "$VM_INFRA" = 0 ]; then
 			echo "# every selected test skipped: nothing was tested"

@@ -7,6 +7,8 @@
 # FAKE_VM=noboot: fail as a kernel that does not boot (exit 125).
 # FAKE_VM=die: stop the output when hang_test starts, exit 125 (a kernel
 # that died during that test).
+# FAKE_VM=dieonce: die when the first binary starts, on the first boot
+# only (FAKE_VM_ONCE names the file that remembers it).
 # FAKE_VM_LOG: file that gets the arguments, one run a line.
 set -eu
 suite=
@@ -34,6 +36,12 @@ export APICV_IN_VM=1 APICV_KERNEL="$kernel"
 if [ "${FAKE_VM:-}" = die ]; then
 	busybox sh "$@" 2>&1 | sed '/selftests: apicv: x86\/hang_test/q' || :
 	echo "scripts/vm: the VM died before the command finished (fake)" >&2
+	exit 125
+fi
+if [ "${FAKE_VM:-}" = dieonce ] && [ ! -e "$FAKE_VM_ONCE" ]; then
+	: >"$FAKE_VM_ONCE"
+	busybox sh "$@" 2>&1 | sed '/selftests: apicv: /q' || :
+	echo "scripts/vm: no output for 9 s while running CMD (fake)" >&2
 	exit 125
 fi
 exec busybox sh "$@"

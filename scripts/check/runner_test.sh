@@ -272,6 +272,11 @@ fi
 rt FAKE_VM=noboot --kernel debian-6.1 -t pass --bisect
 check "--bisect, kernel does not boot: 125" eval 'rc_is 125 &&
 	has "^not ok 1 kernel:debian-6.1 # cannot test: scripts/vm exit 125 before the tests started: scripts/vm: the kernel did not boot"'
+rt FAKE_VM=dieonce FAKE_VM_ONCE="$T/once" --kernel debian-6.1 -t pass -t fail
+check "kernel hangs once: booted again, the binary that ran and the rest rerun" eval 'rc_is 1 &&
+	has "^# booted again after: debian-6.1: the VM stopped during fail_test" &&
+	has "^# ok [0-9]+ pass_test" && has "^# not ok [0-9]+ fail_test" &&
+	last_is "1 passed, 1 failed, 0 skipped"'
 rt FAKE_VM=die --kernel debian-6.1 -t pass -t hang -o 1 --bisect --junit "$T/junit-die.xml"
 check "--bisect, kernel dies during a test: 1, that test named" eval 'rc_is 1 &&
 	has "^# hang_test +FAIL"'
