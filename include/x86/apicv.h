@@ -172,6 +172,36 @@ void apicv_observer_dump(struct apicv_observer *o, u64 mark, const char *why);
 /* The instance's directory (for messages). */
 const char *apicv_observer_path(struct apicv_observer *o);
 
+/*
+ * For tests that change inhibits thousands of times: a per-CPU ring buffer
+ * of @buffer_kb and the "counter" trace clock, a global atomic count, so
+ * events written on different CPUs (all under KVM's apicv_update_lock)
+ * merge in exactly the order they happened ("global" can stamp two alike
+ * when CPU clocks drift, as under an emulator). ts_ns then holds the count
+ * times 1e9, not a time. Changing the clock empties the buffer: call it
+ * before creating the VM. Returns 0 or -errno (clock or size refused).
+ */
+int apicv_observer_high_rate(struct apicv_observer *o, unsigned int buffer_kb);
+/*
+ * Events the kernel overwrote or dropped before the observer read them
+ * (the instance's per-CPU "overrun" and "dropped events" counters). Any
+ * loss breaks a transition-by-transition check.
+ */
+u64 apicv_observer_lost(struct apicv_observer *o);
+/*
+ * Checks the chain of events since @mark: each event's mask must be the
+ * previous one (@start for the first) with exactly the event's bit set or
+ * cleared - a set of a set reason leaves the mask as it was, a clear
+ * leaves no stale bit, no other bit moves. Returns -1 when every event
+ * fits, else the index (since @mark) of the first that does not, with a
+ * one-line explanation in @why. *@checked (if given) counts the events.
+ */
+int apicv_observer_check_chain(struct apicv_observer *o, u64 mark, u64 start,
+			       u64 *checked, char *why, size_t len);
+/* Events since @mark whose mask is zero after a non-zero one or vice versa. */
+u64 apicv_observer_activity_flips(struct apicv_observer *o, u64 mark,
+				  u64 start);
+
 /* ---- Behaviour source -------------------------------------------------- */
 
 /*

@@ -1035,6 +1035,103 @@ void apicv_observer_dump(struct apicv_observer *o, u64 mark, const char *why)
 	}
 }
 
+int apicv_observer_high_rate(struct apicv_observer *o, unsigned int buffer_kb)
+{
+	char kb[24];
+	int r;
+
+	snprintf(kb, sizeof(kb), "%u", buffer_kb);
+	r = write_file(o->dir, "buffer_size_kb", kb);
+	if (r)
+		return r;
+	r = write_file(o->dir, "trace_clock", "counter");
+	/* The switch empties the buffer: a half-read line is gone. */
+	o->partial_len = 0;
+	return r;
+}
+
+/* Sums "@key <n>" lines of every per_cpu/cpuN/stats file. */
+static u64 sum_cpu_stats(const char *dir, const char *key)
+{
+	char path[400], line[128];
+	struct dirent *de;
+	size_t klen = strlen(key);
+	u64 sum = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/per_cpu", dir);
+	d = opendir(path);
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		FILE *f;
+
+		if (strncmp(de->d_name, "cpu", 3))
+			continue;
+		snprintf(path, sizeof(path), "%s/per_cpu/%s/stats", dir,
+			 de->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		while (fgets(line, sizeof(line), f))
+			if (!strncmp(line, key, klen))
+				sum += strtoull(line + klen, NULL, 10);
+		fclose(f);
+	}
+	closedir(d);
+	return sum;
+}
+
+u64 apicv_observer_lost(struct apicv_observer *o)
+{
+	return sum_cpu_stats(o->dir, "overrun:") +
+	       sum_cpu_stats(o->dir, "dropped events:");
+}
+
+int apicv_observer_check_chain(struct apicv_observer *o, u64 mark, u64 start,
+			       u64 *checked, char *why, size_t len)
+{
+	char b1[160], b2[160];
+	u64 prev = start;
+	int i;
+
+	observer_poll(o);
+	if (checked)
+		*checked = o->nr_ev > (int)mark ? o->nr_ev - (int)mark : 0;
+	for (i = (int)mark; i < o->nr_ev; i++) {
+		const struct apicv_transition *t = &o->ev[i];
+		u64 bit = t->bit >= 0 && t->bit < 64 ? BIT_ULL(t->bit) : 0;
+		u64 want = t->set ? prev | bit : prev & ~bit;
+
+		if (bit && t->mask == want) {
+			prev = t->mask;
+			continue;
+		}
+		snprintf(why, len, "event %d: %s %s (bit %d) made the mask %s, "
+			 "but the mask before was %s", i - (int)mark,
+			 t->set ? "set" : "cleared",
+			 apicv_reason_name(t->reason), t->bit,
+			 apicv_mask_str(t->mask, b1, sizeof(b1)),
+			 apicv_mask_str(prev, b2, sizeof(b2)));
+		return i - (int)mark;
+	}
+	return -1;
+}
+
+u64 apicv_observer_activity_flips(struct apicv_observer *o, u64 mark,
+				  u64 start)
+{
+	u64 prev = start, n = 0;
+	int i;
+
+	observer_poll(o);
+	for (i = (int)mark; i < o->nr_ev; i++) {
+		n += !prev != !o->ev[i].mask;
+		prev = o->ev[i].mask;
+	}
+	return n;
+}
+
 /* ---- Behaviour source -------------------------------------------------- */
 
 bool apicv_burst_meaningful(void)
