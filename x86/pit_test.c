@@ -28,6 +28,8 @@ FAULT(expect_catch_up, "pit.rate_off.periodic",
       "with reinject off, expect ticks missed at IF=0 to be replayed");
 FAULT(oneshot_twice, "*oneshot*", "expect a one-shot PIT to fire twice");
 FAULT(drop_one_ipi, "*hammer*", "one vCPU skips sending one IPI it counted");
+FAULT(lose_three_ticks, "*hammer*",
+      "the PIT handler does not count three ticks: a deficit that never drains");
 
 #define PIC_BASE	0x20
 #define PIT_VEC		(PIC_BASE + 0)
@@ -40,8 +42,12 @@ static void pit_handler(struct ex_regs *regs)
 {
 	static u64 seen;
 
-	if (!fault_count_half_ticks || (++seen & 1))
+	seen++;
+	if (fault_lose_three_ticks && seen >= 20 && seen < 23)
+		goto eoi;
+	if (!fault_count_half_ticks || (seen & 1))
 		WRITE_ONCE(ticks, READ_ONCE(ticks) + 1);
+eoi:
 	pic_eoi(0);
 }
 
@@ -248,7 +254,7 @@ static void barrier_wait(u64 *ctr, u64 n)
 static void guest_hammer(u64 n, u64 hz, u64 dur_us)
 {
 	u32 id = this_cpu_id(), dst = (id + 1) % n;
-	u64 t0, i = 0, loops = 0, r[5];
+	u64 t0, i = 0, loops = 0, lag, r[5];
 
 	xapic_enable();
 	if (id == 0) {
@@ -285,14 +291,15 @@ static void guest_hammer(u64 n, u64 hz, u64 dur_us)
 	if (id == 0) {
 		/* Reinjection owes every tick due so far: wait for them. */
 		cli();
+		lag = due_now(hz, t0) - READ_ONCE(ticks);
 		measure(hz, t0, 3000000, r);
 		pic_set_mask(0xff, 0xff);
-		GUEST_SYNC(r[0], r[1], r[2], r[3], r[4]);
+		GUEST_SYNC(r[0], r[1], r[2], r[3], r[4], lag);
 	}
 	cli();
 }
 
-static u64 bsp_report[5];
+static u64 bsp_report[6];
 
 static void hammer_sync(struct kvm_vcpu *vcpu, struct ucall *uc)
 {
@@ -336,13 +343,21 @@ TEST(hammer)
 	}
 	EXPECT_EQ(0, ipi_overrun);
 	expect = hz * r[1] / 1000000;
-	/* None doubled by then; none lost once the backlog drained. */
+	/*
+	 * None doubled by then; none lost: the backlog drains. A slow host
+	 * (TCG) may not finish draining in the grace period, but a lost
+	 * tick never drains: what is still owed must have shrunk.
+	 */
 	EXPECT_LE(r[0], expect);
 	EXPECT_LE(r[2], r[4]);
-	EXPECT_GE(r[2] + 1, r[4]) {
-		TH_LOG("PIT: %llu ticks due over %llu us, %llu came; %llu of "
-		       "%llu after %llu us more", expect, r[1], r[0], r[2],
-		       r[4], r[3]);
+	if (r[4] > r[2] + 1) {
+		EXPECT_LT(r[4] - r[2], r[5]) {
+			TH_LOG("PIT: %llu ticks due over %llu us, %llu came (%llu owed); "
+			       "%llu of %llu after %llu us more: the backlog does not drain",
+			       expect, r[1], r[0], r[5], r[2], r[4], r[3]);
+		}
+		test_log("PIT backlog still draining after %llu us: %llu owed, was %llu",
+			 r[3], r[4] - r[2], r[5]);
 	}
 	test_log("hammer: %llu vCPUs, PIT %llu Hz: %llu ticks (%llu due, "
 		 "backlog drained in %llu us) and %llu IPIs in %.2f s guest: "
