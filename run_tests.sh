@@ -943,6 +943,11 @@ stage_suite() {
 	for ss_n in $SELECTED; do
 		cp "$BIN_DIR/$ss_n" "$STAGE/x86/$ss_n"
 	done
+	# scripts/vm-init starts it under the tests (see kvm_keeper.c).
+	if [ -x "$BIN_DIR/../tools/kvm_keeper" ]; then
+		mkdir -p "$STAGE/tools"
+		cp "$BIN_DIR/../tools/kvm_keeper" "$STAGE/tools/"
+	fi
 	echo "$VERSION" >"$STAGE/VERSION"
 }
 
