@@ -60,6 +60,13 @@ void __printf(1, 2) test_log(const char *fmt, ...);
 			test_skip(fmt, ##__VA_ARGS__);			\
 	} while (0)
 
+/*
+ * Records that the environment, not KVM, broke the vCPU state (known_bugs.h
+ * decides when that can be told apart): a failure that follows is reported
+ * as a skip naming @why instead.
+ */
+void test_note_env_fault(const char *why);
+
 /* Hook run before the process dies on a failure (e.g. dump vCPU state). */
 void test_set_fail_hook(void (*hook)(void));
 

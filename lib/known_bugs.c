@@ -40,6 +40,11 @@ static const struct known_bug_info known_bugs[NR_KNOWN_BUGS] = {
 		0, "none: an emulator quirk, not KVM's",
 		under_qemu_tcg,
 	},
+	[KNOWN_BUG_TCG_HOST_RIP] = {
+		"QEMU TCG's emulated SVM left a vCPU at a host kernel RIP after VMRUN: it cannot progress",
+		0, "none: an emulator quirk, not KVM's",
+		under_qemu_tcg,
+	},
 };
 
 static bool strict(void)

@@ -34,6 +34,14 @@ void test_log(const char *fmt, ...)
 	fflush(stdout);
 }
 
+static const char *env_fault;
+
+void test_note_env_fault(const char *why)
+{
+	if (!env_fault)
+		env_fault = why;
+}
+
 void test_fail_at(const char *file, int line, const char *cond,
 		  const char *fmt, ...)
 {
@@ -55,6 +63,9 @@ void test_fail_at(const char *file, int line, const char *cond,
 	if (fail_hook)
 		fail_hook();
 	fflush(stdout);
+	if (env_fault)
+		test_skip("XFAIL the failure above is the emulator's: %s",
+			  env_fault);
 	abort();
 }
 

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "known_bugs.h"
 #include "stats.h"
 #include "vm.h"
 #include "x86/apic.h"
@@ -384,4 +385,8 @@ void vcpu_dump(struct kvm_vcpu *vcpu, const char *why)
 	dump_lapic(vcpu);
 	dump_stats(vcpu);
 	fflush(stdout);
+	/* Guests never run in the upper half: that RIP is the host's. */
+	if (regs.rip >= 0xffff800000000000ull &&
+	    known_bug_expected(KNOWN_BUG_TCG_HOST_RIP))
+		test_note_env_fault(known_bug_describe(KNOWN_BUG_TCG_HOST_RIP));
 }
