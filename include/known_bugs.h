@@ -30,10 +30,11 @@ enum known_bug {
 	 */
 	KNOWN_BUG_TCG_INT_SHADOW,
 	/*
-	 * Not KVM's: under QEMU TCG the emulated SVM now and then leaves a
-	 * vCPU at its host's RIP (an address in the L1 kernel) after VMRUN;
-	 * the vCPU never progresses. A failure whose vCPU dump shows such a
-	 * RIP is reported as this quirk (test_note_env_fault()).
+	 * Not KVM's: under QEMU TCG the emulated SVM now and then resumes a
+	 * vCPU with its host's RIP and RSP (addresses in the L1 kernel) after
+	 * VMRUN; it stalls there or triple-faults. A failure after such a
+	 * dump or a SHUTDOWN exit reruns the subtest once
+	 * (test_note_env_fault()); twice is a failure.
 	 */
 	KNOWN_BUG_TCG_HOST_RIP,
 	NR_KNOWN_BUGS,

@@ -61,11 +61,13 @@ void __printf(1, 2) test_log(const char *fmt, ...);
 	} while (0)
 
 /*
- * Records that the environment, not KVM, broke the vCPU state (known_bugs.h
- * decides when that can be told apart): a failure that follows is reported
- * as a skip naming @why instead.
+ * Records that the environment, not KVM, may have broken the vCPU state
+ * (known_bugs.h decides when): a failure that follows ends the process with
+ * TEST_ENV_FAULT_EXIT, and the harness runs the subtest once more; a second
+ * such failure is a failure.
  */
 void test_note_env_fault(const char *why);
+#define TEST_ENV_FAULT_EXIT 254
 
 /* Hook run before the process dies on a failure (e.g. dump vCPU state). */
 void test_set_fail_hook(void (*hook)(void));

@@ -41,7 +41,7 @@ static const struct known_bug_info known_bugs[NR_KNOWN_BUGS] = {
 		under_qemu_tcg,
 	},
 	[KNOWN_BUG_TCG_HOST_RIP] = {
-		"QEMU TCG's emulated SVM left a vCPU at a host kernel RIP after VMRUN: it cannot progress",
+		"QEMU TCG's emulated SVM now and then resumes a vCPU with its host's RIP and RSP after VMRUN: the vCPU stalls at a kernel address or triple-faults",
 		0, "none: an emulator quirk, not KVM's",
 		under_qemu_tcg,
 	},

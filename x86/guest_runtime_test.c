@@ -4,7 +4,10 @@
  * reach the host with file:line, exceptions land in installed handlers,
  * *_safe() MSR accesses report #GP, globals are shared, and N vCPUs run.
  */
+#include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "harness_main.h"
 #include "guest_printf.h"
@@ -16,6 +19,8 @@ FAULT(sync_wrong_value, "*ucall_values*", "the guest sends one value off by one"
 FAULT(skip_ud_handler, "*exceptions*", "no #UD handler is installed");
 FAULT(one_vcpu_silent, "*all_vcpus_run*", "one vCPU never checks in");
 FAULT(lost_increment, "*shared_globals*", "the guest skips one increment");
+FAULT(env_fault_twice, "*env_fault_rerun*",
+      "the emulator fault repeats in the second attempt too");
 
 #define MAGIC 0x0123456789abcdefull
 
@@ -222,6 +227,29 @@ TEST(exit_costs)
 	/* n bare exits, n + 1 SYNCs, one DONE. */
 	EXPECT_EQ(2 * n + 2, vcpu_stat(vcpu, "io_exits"));
 	vm_free(vm);
+}
+
+/*
+ * The harness reruns a subtest once when its failure followed an emulator
+ * fault (test_note_env_fault()): the first attempt fails that way, the
+ * second passes. The attempts share nothing but their parent, named here.
+ */
+TEST(env_fault_rerun)
+{
+	char marker[64];
+	bool first;
+
+	snprintf(marker, sizeof(marker), "/tmp/apicv-env-fault-%d", getppid());
+	first = access(marker, F_OK) != 0;
+	if (first)
+		close(open(marker, O_CREAT | O_WRONLY, 0600));
+	else
+		unlink(marker);
+	if (first || fault_env_fault_twice) {
+		test_note_env_fault("simulated by the test");
+		TEST_FAIL("a failure after an emulator fault (attempt %d)",
+			  first ? 1 : 2);
+	}
 }
 
 TEST(guest_printf_formats)
