@@ -308,7 +308,7 @@ static void hammer_sync(struct kvm_vcpu *vcpu, struct ucall *uc)
 
 TEST(hammer)
 {
-	u64 hz = env_u64("APICV_HAMMER_HZ", profile_pick(200, 1000)), n = 3;
+	u64 hz = env_u64("APICV_HAMMER_HZ", profile_pick(50, 1000)), n = 3;
 	u64 dur_us = profile_pick(2, 60) * 1000000;
 	u64 expect, total_ipis = 0, t0, elapsed;
 	struct kvm_vm *vm;
@@ -344,20 +344,16 @@ TEST(hammer)
 	EXPECT_EQ(0, ipi_overrun);
 	expect = hz * r[1] / 1000000;
 	/*
-	 * None doubled by then; none lost: the backlog drains. A slow host
-	 * (TCG) may not finish draining in the grace period, but a lost
-	 * tick never drains: what is still owed must have shrunk.
+	 * None doubled by then; none lost once the backlog drained. Under
+	 * TCG one reinjection round trip takes milliseconds: at 200 Hz the
+	 * backlog never shrinks, at the CI profile's 50 Hz it drains at once.
 	 */
 	EXPECT_LE(r[0], expect);
 	EXPECT_LE(r[2], r[4]);
-	if (r[4] > r[2] + 1) {
-		EXPECT_LT(r[4] - r[2], r[5]) {
-			TH_LOG("PIT: %llu ticks due over %llu us, %llu came (%llu owed); "
-			       "%llu of %llu after %llu us more: the backlog does not drain",
-			       expect, r[1], r[0], r[5], r[2], r[4], r[3]);
-		}
-		test_log("PIT backlog still draining after %llu us: %llu owed, was %llu",
-			 r[3], r[4] - r[2], r[5]);
+	EXPECT_GE(r[2] + 1, r[4]) {
+		TH_LOG("PIT: %llu ticks due over %llu us, %llu came (%llu owed); "
+		       "%llu of %llu after %llu us more",
+		       expect, r[1], r[0], r[5], r[2], r[4], r[3]);
 	}
 	test_log("hammer: %llu vCPUs, PIT %llu Hz: %llu ticks (%llu due, "
 		 "backlog drained in %llu us) and %llu IPIs in %.2f s guest: "
