@@ -138,7 +138,13 @@ static void apic_mode_enable(void)
 
 static void arm_timer(u32 id, u64 i, u64 seed)
 {
-	u64 us = 20 + mix(seed + i * 7 + id) % 150;
+	/*
+	 * Odd rounds race the expiry against the HLT exit (20-170 us); even
+	 * rounds outlast a slow (TCG) HLT exit (300-600 us), so the vCPU
+	 * surely blocks now and then and the wakeup path is exercised.
+	 */
+	u64 r = mix(seed + i * 7 + id);
+	u64 us = (i & 1) ? 20 + r % 150 : 300 + r % 300;
 	u64 cycles = us * guest_tsc_khz / 1000;
 
 	WRITE_ONCE(rx[id].sent, i);
