@@ -63,8 +63,8 @@ void __printf(1, 2) test_log(const char *fmt, ...);
 /*
  * Records that the environment, not KVM, may have broken the vCPU state
  * (known_bugs.h decides when): a failure that follows ends the process with
- * TEST_ENV_FAULT_EXIT, and the harness runs the subtest once more; a second
- * such failure is a failure.
+ * TEST_ENV_FAULT_EXIT, and the harness runs the subtest again, up to three
+ * attempts in all; a third such failure is a failure.
  */
 void test_note_env_fault(const char *why);
 #define TEST_ENV_FAULT_EXIT 254

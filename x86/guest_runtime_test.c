@@ -20,7 +20,7 @@ FAULT(skip_ud_handler, "*exceptions*", "no #UD handler is installed");
 FAULT(one_vcpu_silent, "*all_vcpus_run*", "one vCPU never checks in");
 FAULT(lost_increment, "*shared_globals*", "the guest skips one increment");
 FAULT(env_fault_twice, "*env_fault_rerun*",
-      "the emulator fault repeats in the second attempt too");
+      "the emulator fault repeats in every attempt");
 
 #define MAGIC 0x0123456789abcdefull
 
@@ -239,16 +239,19 @@ TEST(env_fault_rerun)
 	char marker[64];
 	bool first;
 
+	if (fault_env_fault_twice) {
+		test_note_env_fault("simulated by the test, every attempt");
+		TEST_FAIL("a failure after an emulator fault");
+	}
 	snprintf(marker, sizeof(marker), "/tmp/apicv-env-fault-%d", getppid());
 	first = access(marker, F_OK) != 0;
 	if (first)
 		close(open(marker, O_CREAT | O_WRONLY, 0600));
 	else
 		unlink(marker);
-	if (first || fault_env_fault_twice) {
-		test_note_env_fault("simulated by the test");
-		TEST_FAIL("a failure after an emulator fault (attempt %d)",
-			  first ? 1 : 2);
+	if (first) {
+		test_note_env_fault("simulated by the test, first attempt");
+		TEST_FAIL("a failure after an emulator fault (attempt 1)");
 	}
 }
 

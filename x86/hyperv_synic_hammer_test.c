@@ -149,7 +149,7 @@ TEST_F(hammer, toggle_autoeoi_under_load)
 {
 	struct hv_sint_route *route[MAX_VCPUS];
 	u64 tx[MAX_VCPUS] = { 0 }, progress[MAX_VCPUS];
-	u64 dur_ms = profile_pick(3000, 30000);
+	u64 dur_ms = profile_pick(1000, 30000);
 	u64 t0, t1, now, msgs = 0, toggles = 0, ipis = 0;
 	struct kvm_vm *vm;
 	bool dropped = false;
