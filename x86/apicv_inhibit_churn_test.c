@@ -108,12 +108,8 @@ static u64 n_workers, started, stop, final_iter, shadow_breaks;
  */
 static void shadow_check(struct ex_regs *regs)
 {
-	const u8 *ip = (const u8 *)regs->rip;
-
-	if (ip[0] == 0xf4 && ip[-1] == 0xfb) {
-		regs->rip++;
+	if (guest_step_over_shadowed_hlt(regs))
 		__atomic_add_fetch(&shadow_breaks, 1, __ATOMIC_RELAXED);
-	}
 }
 
 static void ring_handler(struct ex_regs *regs)
