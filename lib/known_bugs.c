@@ -66,6 +66,11 @@ bool known_bug_expected(enum known_bug bug)
 	return kernel_version() < b->fixed_in;
 }
 
+u64 known_bug_tolerance(enum known_bug bug, u64 events)
+{
+	return known_bug_expected(bug) ? events / 10 + 1 : 0;
+}
+
 const char *known_bug_describe(enum known_bug bug)
 {
 	static __thread char buf[256];

@@ -732,11 +732,8 @@ TEST_F(inhibit_churn, delivery)
 			 "stepped over: %s", shadow_breaks,
 			 known_bug_describe(KNOWN_BUG_TCG_INT_SHADOW));
 		/* Only the emulator's quirk is forgiven, and only rarely. */
-		if (known_bug_expected(KNOWN_BUG_TCG_INT_SHADOW)) {
-			EXPECT_GE(3 * n * final_iter / 10 + 1, shadow_breaks);
-		} else {
-			EXPECT_EQ(0, shadow_breaks);
-		}
+		EXPECT_GE(known_bug_tolerance(KNOWN_BUG_TCG_INT_SHADOW,
+					      3 * n * final_iter), shadow_breaks);
 	}
 	check_inhibits(self, false);
 }

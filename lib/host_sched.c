@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "sched.h"
+#include "host_sched.h"
 #include "vm.h"
 
 #define WHY(why, ...) do { if (why) snprintf(why, SCHED_WHY_LEN, __VA_ARGS__); } while (0)

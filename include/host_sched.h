@@ -10,16 +10,10 @@
  * skip. Every pressure thread stops on a flag and is joined by
  * pressure_stop(): nothing outlives a subtest.
  */
-/*
- * This file shadows the C library's <sched.h> on the include path: pull
- * that in first, and keep this part free of project headers so a libc
- * header including <sched.h> gets nothing but plain declarations.
- */
-#include_next <sched.h>
+#ifndef APICV_HOST_SCHED_H
+#define APICV_HOST_SCHED_H
 
-#ifndef APICV_SCHED_H
-#define APICV_SCHED_H
-
+#include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <bits/pthreadtypes.h>
