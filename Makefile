@@ -40,7 +40,8 @@ LIB_SRCS := $(wildcard lib/*.c lib/x86/*.c lib/x86/*.S)
 LIB_OBJS := $(patsubst %,$(OUTPUT)/%.o,$(basename $(LIB_SRCS)))
 LIBRARY := $(OUTPUT)/libapicv.a
 TESTS := $(patsubst x86/%.c,$(OUTPUT)/x86/%,$(wildcard x86/*_test.c))
-TOOLS := $(OUTPUT)/tools/kvm_info $(OUTPUT)/tools/kvm_keeper
+TOOLS := $(OUTPUT)/tools/kvm_info $(OUTPUT)/tools/kvm_keeper \
+	$(OUTPUT)/tools/e9_console
 BENCHES := $(patsubst bench/%.c,$(OUTPUT)/bench/%,$(wildcard bench/*.c))
 HEADERS := $(wildcard include/*.h include/x86/*.h)
 

@@ -220,6 +220,8 @@ mod_order() {
 #   IR_KERNEL    value of APICV_KERNEL inside
 #   IR_TAG       marker tag (see scripts/vm-init)
 #   IR_CMD       array: the command to run
+#   IR_E9        optional: tools/e9_console, to send CMD's output through
+#                Bochs' port 0xe9 instead of the console (scripts/vm-init)
 # Sets IR_CMDLINE to the parameters of modules not loaded by insmod (built
 # in), to be put on the kernel command line.
 build_initramfs() {
@@ -230,6 +232,7 @@ build_initramfs() {
 	[ -x /bin/busybox ] || die "/bin/busybox missing: run scripts/setup"
 	cp /bin/busybox "$st/bin/"
 	cp "$APICV_ROOT/scripts/vm-init" "$st/init"
+	[ -z "${IR_E9:-}" ] || cp "$IR_E9" "$st/bin/e9_console"
 	chmod 755 "$st/init"
 	if [ -n "$IR_MODULES" ]; then
 		f=$(mod_order "$IR_MODULES" "kvm-$IR_VENDOR") || { rm -rf "$st"; return 1; }
