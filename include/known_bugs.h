@@ -33,7 +33,7 @@ enum known_bug {
 	 * Not KVM's: under QEMU TCG the emulated SVM now and then resumes a
 	 * vCPU with its host's RIP and RSP (addresses in the L1 kernel) after
 	 * VMRUN; it stalls there or triple-faults. A failure after such a
-	 * dump or a SHUTDOWN exit reruns the subtest, up to three
+	 * dump or a SHUTDOWN exit reruns the subtest, up to five
 	 * attempts in all (test_note_env_fault()).
 	 */
 	KNOWN_BUG_TCG_HOST_RIP,

@@ -230,7 +230,7 @@ TEST(exit_costs)
 }
 
 /*
- * The harness reruns a subtest once when its failure followed an emulator
+ * The harness reruns a subtest when its failure followed an emulator
  * fault (test_note_env_fault()): the first attempt fails that way, the
  * second passes. The attempts share nothing but their parent, named here.
  */
