@@ -45,6 +45,11 @@ static const struct known_bug_info known_bugs[NR_KNOWN_BUGS] = {
 		0, "none: an emulator quirk, not KVM's",
 		under_qemu_tcg,
 	},
+	[KNOWN_BUG_TCG_DUP_INJECT] = {
+		"QEMU TCG's emulated SVM now and then delivers an interrupt twice",
+		0, "none: an emulator quirk, not KVM's",
+		under_qemu_tcg,
+	},
 };
 
 static bool strict(void)

@@ -696,9 +696,22 @@ static u64 churn_run(FIXTURE_DATA(inhibit_churn) *self, u64 run_ms)
 	return now;
 }
 
+/*
+ * @recv, or @sent when the surplus is the emulator's rare duplicate
+ * (known_bugs.h; never forgiven outside TCG). A deficit stays a deficit.
+ */
+static u64 forgive_duplicates(u64 sent, u64 recv, u64 *dups)
+{
+	if (recv <= sent ||
+	    recv - sent > known_bug_tolerance(KNOWN_BUG_TCG_DUP_INJECT, sent))
+		return recv;
+	*dups += recv - sent;
+	return sent;
+}
+
 TEST_F(inhibit_churn, delivery)
 {
-	u64 run_ms = profile_pick(2000, 30000), ns, want;
+	u64 run_ms = profile_pick(2000, 30000), ns, want, dups = 0;
 	bool anchor = observing() && apicv_host()->forced;
 	int i, n = MAX_WORKERS;
 
@@ -713,17 +726,26 @@ TEST_F(inhibit_churn, delivery)
 			       "%llu iterations agreed", i, w->ring_sent,
 			       final_iter);
 		}
-		EXPECT_EQ(want, w->ring_recv) {
+		EXPECT_EQ(want, forgive_duplicates(w->ring_sent, w->ring_recv,
+						   &dups)) {
 			TH_LOG("vCPU %d: %llu ring IPIs taken, %llu sent", i,
 			       w->ring_recv, w->ring_sent);
 		}
-		EXPECT_EQ(w->self_sent, w->self_recv) {
-			TH_LOG("vCPU %d: self-IPIs", i);
+		EXPECT_EQ(w->self_sent, forgive_duplicates(w->self_sent,
+							   w->self_recv, &dups)) {
+			TH_LOG("vCPU %d: %llu self-IPIs taken, %llu sent", i,
+			       w->self_recv, w->self_sent);
 		}
-		EXPECT_EQ(w->timer_armed, w->timer_recv) {
-			TH_LOG("vCPU %d: timer ticks", i);
+		EXPECT_EQ(w->timer_armed, forgive_duplicates(w->timer_armed,
+							     w->timer_recv,
+							     &dups)) {
+			TH_LOG("vCPU %d: %llu timer ticks taken, %llu armed",
+			       i, w->timer_recv, w->timer_armed);
 		}
 	}
+	if (dups)
+		test_log("%llu interrupt(s) delivered twice: %s", dups,
+			 known_bug_describe(KNOWN_BUG_TCG_DUP_INJECT));
 	test_log("%d vCPUs, %llu iterations each in %.2f s: %.0f "
 		 "interrupts/s delivered", n, final_iter, ns / 1e9,
 		 3.0 * n * final_iter / (ns / 1e9));
