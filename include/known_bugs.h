@@ -55,6 +55,13 @@ bool known_bug_expected(enum known_bug bug);
  * shows it far more often.
  */
 u64 known_bug_tolerance(enum known_bug bug, u64 events);
+/*
+ * A delivery count checked against what was sent: returns @sent when @got
+ * exceeds it by no more than @bug's tolerance (adding the surplus to
+ * *@surplus unless NULL), else @got. A deficit always stays a deficit.
+ */
+u64 known_bug_forgive_surplus(enum known_bug bug, u64 sent, u64 got,
+			      u64 *surplus);
 /* "aliased 8-bit xAPIC IDs ... (fixed in 6.3: <fix title>)" */
 const char *known_bug_describe(enum known_bug bug);
 /*

@@ -696,17 +696,11 @@ static u64 churn_run(FIXTURE_DATA(inhibit_churn) *self, u64 run_ms)
 	return now;
 }
 
-/*
- * @recv, or @sent when the surplus is the emulator's rare duplicate
- * (known_bugs.h; never forgiven outside TCG). A deficit stays a deficit.
- */
+/* The emulator's rare duplicates (known_bugs.h): never outside TCG. */
 static u64 forgive_duplicates(u64 sent, u64 recv, u64 *dups)
 {
-	if (recv <= sent ||
-	    recv - sent > known_bug_tolerance(KNOWN_BUG_TCG_DUP_INJECT, sent))
-		return recv;
-	*dups += recv - sent;
-	return sent;
+	return known_bug_forgive_surplus(KNOWN_BUG_TCG_DUP_INJECT, sent, recv,
+					 dups);
 }
 
 TEST_F(inhibit_churn, delivery)

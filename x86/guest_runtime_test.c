@@ -233,11 +233,11 @@ TEST(exit_costs)
 		 "%.2f us, ucall round trip %.2f us", EXIT_COST_ROUNDS, per,
 		 bare_ns / 1000.0 / per, ucall_ns / 1000.0 / per);
 	/*
-	 * Costs are reported, not compared: under TCG a bare exit has cost
-	 * more than a ucall round trip on 6.1 (68 against 51 us). The exits
-	 * themselves are counted exactly.
+	 * Costs are reported, not compared (under TCG on 6.1 a bare exit has
+	 * cost more than a ucall: 68 against 51 us); the exits are counted
+	 * exactly. Per round: the bare exits, a SYNC, the SYNC loop; then
+	 * DONE.
 	 */
-	/* Per round: the bare exits, a SYNC, the SYNC loop; then DONE. */
 	EXPECT_EQ(EXIT_COST_ROUNDS * (2 * per + 1) + 1,
 		  vcpu_stat(vcpu, "io_exits"));
 	vm_free(vm);

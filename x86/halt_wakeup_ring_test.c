@@ -128,8 +128,10 @@ static void ring_stalled(struct kvm_vm *vm, int n, u64 ms)
 	for (i = 0; i < n; i++)
 		test_log("vcpu %d: sent %llu recv %llu hlts %llu", i,
 			 ring[i].sent, ring[i].recv, ring[i].hlts);
-	/* Every unfinished vCPU: a stall with no IPI pending is a lost
-	 * wakeup too, or the emulator fault the dump recognises. */
+	/*
+	 * Every unfinished vCPU: a stall with no IPI pending is a lost
+	 * wakeup too, or the emulator fault the dump recognises.
+	 */
 	for (i = 0; i < n; i++) {
 		if (READ_ONCE(vm->vcpus[i]->done))
 			continue;
