@@ -38,6 +38,13 @@ NL='
 TAB=$(printf '\t')
 SELF_DIR=$(cd "$(dirname "$0")" && pwd)
 
+# The inner runner's exit when an emulator fault calls for a fresh kernel.
+FAULT_REBOOT_EXIT=75
+# Fresh kernels per booted kernel's run for emulator faults, and in a row
+# for one binary (then it fails: a fault that always comes is no quirk).
+FAULT_REBOOTS=${APICV_FAULT_REBOOTS:-12}
+FAULT_REBOOTS_SAME=4
+
 # Kernel-log lines that fail the binary during which they appear.
 KMSG_RE='WARNING:|BUG:|kernel BUG at|possible circular locking|inconsistent lock state|suspicious RCU usage|rcu_sched self-detected stall|rcu: INFO: rcu_.* detected stall|KASAN|UBSAN:|soft lockup|hung_task|blocked for more than|general protection fault|Oops'
 
@@ -80,7 +87,9 @@ Output:
 Exit: 0 nothing failed, 1 something failed, 2 usage error (125 with --bisect).
 Environment: OUTPUT (build tree, default ./build), APICV_CACHE, APICV_* (passed
  to the tests and into booted kernels), APICV_KMSG=auto|marker|tail|off (how
- the kernel log is watched), APICV_VM (scripts/vm to use).
+ the kernel log is watched), APICV_VM (scripts/vm to use), APICV_VM_RETRIES
+ (boots again after a booted kernel died, default 1), APICV_FAULT_REBOOTS
+ (fresh kernels after emulator faults, default 12; 0: rerun in place).
 EOF
 }
 
@@ -217,6 +226,10 @@ check_args() {
 	ci|qualify) ;;
 	*) usage_error "--profile needs ci or qualify, not '$PROFILE'" ;;
 	esac
+	is_uint "${APICV_VM_RETRIES:-1}" ||
+		usage_error "APICV_VM_RETRIES needs a non-negative integer, not '$APICV_VM_RETRIES'"
+	is_uint "$FAULT_REBOOTS" ||
+		usage_error "APICV_FAULT_REBOOTS needs a non-negative integer, not '$FAULT_REBOOTS'"
 	if [ "$HOST_ONLY" = 1 ] && [ "$VM_OPTS" = 1 ]; then
 		usage_error "--host cannot be combined with --kernel, --modules, --param, --cpu, --cpus, --mem or --cmdline"
 	fi
@@ -690,6 +703,8 @@ run_test() {
 		return 0
 	fi
 	execute "$RUN_DIR/$rt_name.log" "$RUN_DIR/$rt_name.kmsg" "$@"
+	stop_on_kernel_fault "$rt_name"
+	[ ! -e "$WORK/fault_stop" ] || return 0
 	rt_why=
 	if [ "$EX_TIMEDOUT" = 1 ]; then
 		rt_st=fail; rt_why="TIMEOUT ${TIMEOUT}s"
@@ -716,6 +731,18 @@ run_test() {
 	result_line "$rt_st" "$rt_name" "$rt_why"
 }
 
+# Inside a kernel the outer runner boots (APICV_FAULT_REBOOT=1), a binary
+# that ends on an emulator fault (exit 254, see test_util.h) leaves no
+# result: the runner stops, and the outer one boots a fresh kernel and runs
+# that binary again, since the fault may have damaged this kernel.
+stop_on_kernel_fault() {	# NAME
+	[ "${APICV_FAULT_REBOOT:-0}" = 1 ] && [ "$JOBS" -le 1 ] &&
+		[ "$EX_TIMEDOUT" = 0 ] && [ "$EX_RC" = 254 ] &&
+		[ "$KM_HITS" = 0 ] || return 0
+	echo "# runner: $1 ended on an emulator fault: stopping here, the kernel is booted again to run it (exit $FAULT_REBOOT_EXIT)"
+	: >"$WORK/fault_stop"
+}
+
 # A negative control passes when the binary, with one fault injected,
 # fails (exit 1) or hangs (TIMEOUT).
 run_negative() {
@@ -724,6 +751,8 @@ run_negative() {
 	echo "# negative control: $rn_label (APICV_FAULT=$I_FAULT x86/$I_NAME -t '$I_PAT')"
 	execute "$RUN_DIR/negative/$I_NAME.$I_FAULT.log" "$RUN_DIR/negative/$I_NAME.$I_FAULT.kmsg" \
 		env "APICV_FAULT=$I_FAULT" "$BIN_DIR/$I_NAME" -t "$I_PAT"
+	stop_on_kernel_fault "$rn_label"
+	[ ! -e "$WORK/fault_stop" ] || return 0
 	if [ "$KM_HITS" != 0 ]; then
 		result_line fail "$rn_label" "kernel log: $(first_hit)"
 	elif [ "$EX_TIMEDOUT" = 1 ]; then
@@ -790,7 +819,7 @@ run_parallel() {
 run_items() {
 	if [ "$JOBS" -le 1 ]; then
 		ri_i=1
-		while [ "$ri_i" -le "$PLAN" ]; do
+		while [ "$ri_i" -le "$PLAN" ] && [ ! -e "$WORK/fault_stop" ]; do
 			run_item "$ri_i"
 			ri_i=$((ri_i + 1))
 		done
@@ -989,7 +1018,9 @@ vm_boot() {
 	vb_tee=$!
 	{
 		vb_rc=0
-		APICV_RESUME_SKIP=${VM_RESUME_SKIP:-0} "$@" </dev/null \
+		APICV_RESUME_SKIP=${VM_RESUME_SKIP:-0} \
+		APICV_FAULT_REBOOT=$([ "$FAULT_REBOOTS" -gt 0 ] && echo 1 || echo 0) \
+			"$@" </dev/null \
 			2>"$vb_dir/err.fifo" || vb_rc=$?
 		echo "$vb_rc" >"$vb_dir/vm.rc"
 	} | tee -a "$vb_dir/ktap.txt" | prefix_lines
@@ -1027,16 +1058,37 @@ EOF
 	echo "# kernel $vo_k: $*" | sed "s|$STAGE|SUITE|"
 	: >"$vo_dir/ktap.txt"
 	vo_try=0
+	vo_faults=0
+	vo_same=0
+	vo_last=
 	# A kernel that does not boot, or dies or hangs mid-run, is booted
 	# again (APICV_VM_RETRIES times) to run what has no result yet, the
 	# binary that was running included: emulated SVM under TCG hangs now
-	# and then. The first stop stays in the log and the summary.
+	# and then. The first stop stays in the log and the summary. A binary
+	# that ended on an emulator fault is run again in a fresh kernel, with
+	# a budget of its own (FAULT_REBOOTS, FAULT_REBOOTS_SAME).
 	while :; do
 		vm_boot "$vo_dir" "$@"
 		ktap_rows "$vo_k" "$vo_dir/ktap.txt" "$vo_dir/meta" >"$vo_dir/rows"
 		read -r vo_started vo_plan vo_n vo_open <"$vo_dir/meta"
 		[ "$vo_rc" != 0 ] || break
 		[ "$vo_started" = 0 ] || [ "$vo_n" -lt "$vo_plan" ] || break
+		if [ "$vo_rc" = "$FAULT_REBOOT_EXIT" ] && [ "$vo_open" != - ]; then
+			if [ "$vo_open" = "$vo_last" ]; then
+				vo_same=$((vo_same + 1))
+			else
+				vo_same=1
+				vo_last=$vo_open
+			fi
+			[ "$vo_same" -le "$FAULT_REBOOTS_SAME" ] &&
+				[ "$vo_faults" -lt "$FAULT_REBOOTS" ] || break
+			vo_faults=$((vo_faults + 1))
+			echo "$vo_k: an emulator fault during $vo_open" >>"$RUN_DIR/retried"
+			echo "# kernel $vo_k: an emulator fault during $vo_open; booting a fresh kernel to run it and the $((vo_plan - vo_n - 1)) after it (fault reboot $vo_faults of at most $FAULT_REBOOTS)" |
+				tee -a "$vo_dir/ktap.txt" | prefix_lines
+			VM_RESUME_SKIP=$vo_n
+			continue
+		fi
 		[ "$vo_try" -lt "${APICV_VM_RETRIES:-1}" ] || break
 		vo_try=$((vo_try + 1))
 		vo_err=$(tail -n 1 "$vo_dir/vm.stderr" 2>/dev/null | cut -c 1-160)
@@ -1060,8 +1112,11 @@ EOF
 	fi
 	if [ "$vo_open" != - ]; then
 		# The kernel died or hung while this binary ran: its fault.
-		printf '%s\t%s\tfail\t%s\n' "$vo_k" "$vo_open" \
-			"the VM stopped during this test (scripts/vm exit $vo_rc)" >>"$vo_dir/rows"
+		vo_stop="the VM stopped during this test (scripts/vm exit $vo_rc)"
+		if [ "$vo_rc" = "$FAULT_REBOOT_EXIT" ]; then
+			vo_stop="it ended on an emulator fault in $vo_same fresh kernels in a row ($vo_faults fault reboots in all)"
+		fi
+		printf '%s\t%s\tfail\t%s\n' "$vo_k" "$vo_open" "$vo_stop" >>"$vo_dir/rows"
 		vo_n=$((vo_n + 1))
 		vo_fail=$((vo_fail + 1))
 	fi
@@ -1157,6 +1212,9 @@ host_main() {
 		print_header
 		run_items
 	} | tee "$RUN_DIR/ktap.txt"
+	if [ -e "$WORK/fault_stop" ]; then
+		exit "$FAULT_REBOOT_EXIT"
+	fi
 	ktap_rows host "$RUN_DIR/ktap.txt" "$WORK/meta" >"$WORK/rows"
 	read -r hm_started hm_plan hm_n hm_open <"$WORK/meta"
 	count_rows "$WORK/rows"
@@ -1364,8 +1422,11 @@ def parse_stream(path):
     if in_block and run['open']:
         # The run stopped while this binary ran (kernel crash, VM limit).
         name = block[0].split()[3].replace('x86/', '')
-        add_test(run, block, name, 'fail',
-                 'no result: the run stopped while it ran (kernel crash or time limit)')
+        why = 'no result: the run stopped while it ran (kernel crash or time limit)'
+        if any(' ended on an emulator fault: stopping here' in b for b in block):
+            why = ('no result: it ended on an emulator fault in every fresh kernel '
+                   'the runner booted for it')
+        add_test(run, block, name, 'fail', why)
     return run
 
 

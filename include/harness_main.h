@@ -88,6 +88,8 @@ static void __harness_call_orig(struct __test_metadata *_metadata,
  * while its attempts end on an emulator fault (test_note_env_fault()): the
  * quirk comes and goes with timing, a KVM bug that looks like it does not.
  * Five: the 4-vCPU wakeup ring under TCG has needed three in one CI run.
+ * Where the runner reboots the kernel after a fault, the fault ends the
+ * binary instead: the L1 kernel has been seen to panic in the rerun.
  */
 #define HARNESS_ATTEMPTS 5
 
@@ -117,6 +119,16 @@ static void __harness_attempts(struct __test_metadata *_metadata,
 			return;
 		if (code == __HARNESS_SKIP_EXIT)
 			_exit(__HARNESS_SKIP_EXIT);
+		if (code == TEST_ENV_FAULT_EXIT && test_env_fault_reboot()) {
+			printf("# %s: not run again here after the emulator fault: the runner reboots the kernel first\n",
+			       full);
+			fflush(stdout);
+			harness_kernel_fault_set();
+			__harness_set_failed(_metadata, code);
+			return;
+		}
+		if (code == TEST_ENV_FAULT_LOCAL_EXIT)
+			code = TEST_ENV_FAULT_EXIT;
 		if (code == TEST_ENV_FAULT_EXIT && attempt < HARNESS_ATTEMPTS) {
 			printf("# %s: running it again after the emulator fault (attempt %d of %d)\n",
 			       full, attempt + 1, HARNESS_ATTEMPTS);
@@ -144,6 +156,8 @@ static void __harness_trampoline(struct __test_metadata *_metadata,
 	test_set_skip_hook(__harness_skip);
 	if (!harness_selected(full, _metadata->name))
 		SKIP(return, "not selected by -t");
+	if (harness_kernel_faulted())
+		SKIP(return, "not run after an emulator fault: the runner reboots the kernel and runs the binary again");
 	harness_subtest_begin(full);
 	__harness_attempts(_metadata, variant, full);
 	EXPECT_EQ(0, harness_subtest_end()) {

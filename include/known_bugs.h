@@ -34,7 +34,8 @@ enum known_bug {
 	 * vCPU with its host's RIP and RSP (addresses in the L1 kernel) after
 	 * VMRUN; it stalls there or triple-faults. A failure after such a
 	 * dump or a SHUTDOWN exit reruns the subtest, up to five
-	 * attempts in all (test_note_env_fault()).
+	 * attempts in all, in a fresh kernel where the runner boots one
+	 * (test_note_env_fault()).
 	 */
 	KNOWN_BUG_TCG_HOST_RIP,
 	/*

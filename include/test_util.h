@@ -63,11 +63,18 @@ void __printf(1, 2) test_log(const char *fmt, ...);
 /*
  * Records that the environment, not KVM, may have broken the vCPU state
  * (known_bugs.h decides when): a failure that follows ends the process with
- * TEST_ENV_FAULT_EXIT, and the harness runs the subtest again, up to three
- * attempts in all; a third such failure is a failure.
+ * TEST_ENV_FAULT_EXIT. The harness then runs the subtest again in this
+ * process, or, inside a kernel that the runner can boot again
+ * (test_env_fault_reboot()), ends the binary with that code so the rerun
+ * happens in a fresh kernel: the fault may have damaged this one.
  */
 void test_note_env_fault(const char *why);
 #define TEST_ENV_FAULT_EXIT 254
+/* A fault that cannot have harmed the kernel: always rerun in process. */
+void test_note_env_fault_local(const char *why);
+#define TEST_ENV_FAULT_LOCAL_EXIT 253
+/* APICV_FAULT_REBOOT=1: the runner reboots the kernel after a fault. */
+bool test_env_fault_reboot(void);
 
 /* Hook run before the process dies on a failure (e.g. dump vCPU state). */
 void test_set_fail_hook(void (*hook)(void));

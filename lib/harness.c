@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "fault.h"
 #include "harness.h"
@@ -97,6 +99,43 @@ static void read_env(void)
 		add_patterns_csv(v);
 }
 
+static int *kernel_fault;
+static pid_t main_pid;
+
+/* The binary's verdict, once ksft_exit() has printed the totals. */
+static void exit_on_kernel_fault(void)
+{
+	if (getpid() != main_pid || !harness_kernel_faulted())
+		return;
+	printf("# an emulator fault ended this run: exit %d, the runner boots a fresh kernel and runs it again\n",
+	       TEST_ENV_FAULT_EXIT);
+	fflush(stdout);
+	_exit(TEST_ENV_FAULT_EXIT);
+}
+
+void harness_kernel_fault_set(void)
+{
+	if (kernel_fault)
+		__atomic_store_n(kernel_fault, 1, __ATOMIC_SEQ_CST);
+}
+
+bool harness_kernel_faulted(void)
+{
+	return kernel_fault && __atomic_load_n(kernel_fault, __ATOMIC_SEQ_CST);
+}
+
+static void kernel_fault_init(void)
+{
+	void *p = mmap(NULL, sizeof(*kernel_fault), PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return;
+	kernel_fault = p;
+	main_pid = getpid();
+	atexit(exit_on_kernel_fault);
+}
+
 int harness_parse_args(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -112,6 +151,7 @@ int harness_parse_args(int argc, char **argv)
 	int c;
 
 	read_env();
+	kernel_fault_init();
 	while ((c = getopt_long(argc, argv, "lt:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'l': listing = true; break;

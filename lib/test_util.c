@@ -35,11 +35,27 @@ void test_log(const char *fmt, ...)
 }
 
 static const char *env_fault;
+static bool env_fault_local;
 
 void test_note_env_fault(const char *why)
 {
 	if (!env_fault)
 		env_fault = why;
+}
+
+void test_note_env_fault_local(const char *why)
+{
+	if (env_fault)
+		return;
+	env_fault = why;
+	env_fault_local = true;
+}
+
+bool test_env_fault_reboot(void)
+{
+	const char *v = getenv("APICV_FAULT_REBOOT");
+
+	return v && !strcmp(v, "1");
 }
 
 void test_fail_at(const char *file, int line, const char *cond,
@@ -67,7 +83,8 @@ void test_fail_at(const char *file, int line, const char *cond,
 		printf("# the failure above follows an emulator fault: %s\n",
 		       env_fault);
 		fflush(stdout);
-		_exit(TEST_ENV_FAULT_EXIT);
+		_exit(env_fault_local ? TEST_ENV_FAULT_LOCAL_EXIT :
+					TEST_ENV_FAULT_EXIT);
 	}
 	abort();
 }

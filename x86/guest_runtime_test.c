@@ -245,8 +245,9 @@ TEST(exit_costs)
 
 /*
  * The harness reruns a subtest when its failure followed an emulator
- * fault (test_note_env_fault()): the first attempt fails that way, the
- * second passes. The attempts share nothing but their parent, named here.
+ * fault (test_note_env_fault_local(): a simulated one harms no kernel, so
+ * it is rerun here even where the runner reboots after real ones): the
+ * first attempt fails that way, the second passes. The attempts share nothing but their parent, named here.
  */
 TEST(env_fault_rerun)
 {
@@ -254,7 +255,7 @@ TEST(env_fault_rerun)
 	bool first;
 
 	if (fault_env_fault_twice) {
-		test_note_env_fault("simulated by the test, every attempt");
+		test_note_env_fault_local("simulated by the test, every attempt");
 		TEST_FAIL("a failure after an emulator fault");
 	}
 	snprintf(marker, sizeof(marker), "/tmp/apicv-env-fault-%d", getppid());
@@ -264,7 +265,7 @@ TEST(env_fault_rerun)
 	else
 		unlink(marker);
 	if (first) {
-		test_note_env_fault("simulated by the test, first attempt");
+		test_note_env_fault_local("simulated by the test, first attempt");
 		TEST_FAIL("a failure after an emulator fault (attempt 1)");
 	}
 }

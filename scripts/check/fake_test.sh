@@ -11,6 +11,10 @@
 #   warn_test    logs a fake WARNING to /dev/kmsg, then passes
 #   negbad_test  passes; its one fault changes nothing
 #   crash_test   dies of SIGSEGV
+#   envfault_test  ends on an emulator fault (exit 254) where the runner
+#                reboots after one (APICV_FAULT_REBOOT=1): on every run with
+#                FAKE_ENVFAULT=always, else on the first (FAKE_ENVFAULT_ONCE
+#                names the file that remembers it); passes otherwise
 # FAKE_LOG (optional): file that gets one line per run (name, args, env).
 set -eu
 name=${0##*/}
@@ -25,7 +29,7 @@ case ${1:-} in
 	pass_test) printf 'drop_one\tfix.alpha\tdrop one IPI\nskip_eoi\t*beta\tskip one EOI\n' ;;
 	negbad_test) printf 'noop\tfix.*\ta fault that changes nothing\n' ;;
 	hang_test) printf 'stall\tfix.alpha\twithhold the wakeup\n' ;;
-	fail_test|warn_test|crash_test|vacuous_test) printf 'any\t*\tanything\n' ;;
+	fail_test|warn_test|crash_test|vacuous_test|envfault_test) printf 'any\t*\tanything\n' ;;
 	esac
 	exit 0 ;;
 esac
@@ -73,6 +77,14 @@ for s in $run; do
 		sleep 300 ;;
 	crash_test:*)
 		kill -SEGV $$ ;;
+	envfault_test:*)
+		if [ "${APICV_FAULT_REBOOT:-0}" = 1 ] &&
+		   { [ "${FAKE_ENVFAULT:-}" = always ] || [ ! -e "${FAKE_ENVFAULT_ONCE:-/}" ]; }; then
+			[ "${FAKE_ENVFAULT:-}" = always ] || : >"$FAKE_ENVFAULT_ONCE"
+			echo "# FAIL fake.c:7: vcpu 1: unexpected exit SHUTDOWN (8)"
+			echo "# the failure above follows an emulator fault: fake"
+			exit 254
+		fi ;;
 	skip_test:*|vacuous_test:*)
 		echo "ok $i $s # SKIP no frobnicator here"
 		continue ;;
