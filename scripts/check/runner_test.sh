@@ -283,20 +283,24 @@ cp "$CHECK/fake_test.sh" "$B/x86/envfault_test"
 rt FAKE_ENVFAULT_ONCE="$T/envfault" --kernel debian-6.1 -t envfault -t pass
 check "emulator fault: a fresh kernel runs that binary again, then the rest" eval 'rc_is 0 &&
 	has "^# # runner: envfault_test ended on an emulator fault: stopping here" &&
-	has "^# # kernel debian-6.1: an emulator fault during envfault_test; booting a fresh kernel" &&
+	has "^# # kernel debian-6.1: an emulator fault during envfault_test:fix.alpha; booting a fresh kernel" &&
 	has "^# ok 1 envfault_test$" && has "^# ok 2 pass_test$" &&
-	has "^# booted again after: debian-6.1: an emulator fault during envfault_test" &&
+	has "^# booted again after: debian-6.1: an emulator fault during envfault_test:fix.alpha$" &&
 	test "$(wc -l <"$FAKE_VM_LOG")" -ge 2 && last_is "2 passed, 0 failed, 0 skipped"'
 : >"$FAKE_VM_LOG"
 rt FAKE_ENVFAULT=always --kernel debian-6.1 -t envfault -t pass
-check "emulator fault in every fresh kernel: a failure after five runs" eval 'rc_is 1 &&
-	test "$(grep -c "^# # runner: envfault_test ended on an emulator fault" "$T/out")" = 5 &&
+check "emulator fault in every fresh kernel: a failure after ten runs" eval 'rc_is 1 &&
+	test "$(grep -c "^# # runner: envfault_test ended on an emulator fault" "$T/out")" = 10 &&
 	has "envfault_test +FAIL"'
 check "emulator fault in every fresh kernel: results.json says why" python3 -c '
 import json, sys
 t = json.load(open(sys.argv[1]))["runs"][0]["tests"]
 r = [x["reason"] for x in t if x["name"] == "envfault_test"]
 assert r and "emulator fault in every fresh kernel" in r[0], r' "$(run_dir)/results.json"
+rt FAKE_ENVFAULT=walk FAKE_ENVFAULT_ONCE="$T/envwalk" --kernel debian-6.1 -t envfault
+check "emulator faults in two subtests by turns: twelve fresh kernels, then a pass" eval 'rc_is 0 &&
+	test "$(grep -c "an emulator fault during envfault_test:fix.beta; booting" "$T/out")" = 6 &&
+	test "$(cat "$T/envwalk")" = 13 && last_is "1 passed, 0 failed, 0 skipped"'
 rt FAKE_ENVFAULT=always --host -t envfault
 check "emulator fault without a runner that reboots: an ordinary pass" eval 'rc_is 0 &&
 	hasnt "emulator fault"'
