@@ -1020,10 +1020,14 @@ vm_boot() {
 	mkfifo "$vb_dir/err.fifo"
 	tee "$vb_dir/vm.stderr" <"$vb_dir/err.fifo" >&2 &
 	vb_tee=$!
+	# A parallel inner run cannot stop at one binary: it reruns in place.
+	vb_reboot=0
+	if [ "$FAULT_REBOOTS" -gt 0 ] && [ "$JOBS" -le 1 ]; then
+		vb_reboot=1
+	fi
 	{
 		vb_rc=0
-		APICV_RESUME_SKIP=${VM_RESUME_SKIP:-0} \
-		APICV_FAULT_REBOOT=$([ "$FAULT_REBOOTS" -gt 0 ] && echo 1 || echo 0) \
+		APICV_RESUME_SKIP=${VM_RESUME_SKIP:-0} APICV_FAULT_REBOOT=$vb_reboot \
 			"$@" </dev/null \
 			2>"$vb_dir/err.fifo" || vb_rc=$?
 		echo "$vb_rc" >"$vb_dir/vm.rc"

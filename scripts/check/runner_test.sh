@@ -301,6 +301,9 @@ rt FAKE_ENVFAULT=walk FAKE_ENVFAULT_ONCE="$T/envwalk" --kernel debian-6.1 -t env
 check "emulator faults in two subtests by turns: twelve fresh kernels, then a pass" eval 'rc_is 0 &&
 	test "$(grep -c "an emulator fault during envfault_test:fix.beta; booting" "$T/out")" = 6 &&
 	test "$(cat "$T/envwalk")" = 13 && last_is "1 passed, 0 failed, 0 skipped"'
+rt FAKE_ENVFAULT=always --kernel debian-6.1 -j 2 -t envfault -t pass
+check "-j 2 in a booted kernel: no fault reboots (they rerun in place)" eval 'rc_is 0 &&
+	hasnt "emulator fault" && last_is "2 passed, 0 failed, 0 skipped"'
 rt FAKE_ENVFAULT=always --host -t envfault
 check "emulator fault without a runner that reboots: an ordinary pass" eval 'rc_is 0 &&
 	hasnt "emulator fault"'
