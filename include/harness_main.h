@@ -9,6 +9,7 @@
 #ifndef APICV_HARNESS_MAIN_H
 #define APICV_HARNESS_MAIN_H
 
+#include <signal.h>
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
@@ -83,6 +84,15 @@ static void __harness_call_orig(struct __test_metadata *_metadata,
 			__harness_orig[i].fn(_metadata, variant);
 }
 
+/* A failed ASSERT_*() aborts: it too may follow an emulator fault. */
+static void __harness_abort(int sig)
+{
+	fflush(stdout);
+	test_exit_if_env_fault();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
 /*
  * Runs the subtest in a child of its own, up to HARNESS_ATTEMPTS times
  * while its attempts end on an emulator fault (test_note_env_fault()): the
@@ -108,8 +118,11 @@ static void __harness_attempts(struct __test_metadata *_metadata,
 			return;
 		}
 		if (pid == 0) {
+			signal(SIGABRT, __harness_abort);
 			__harness_call_orig(_metadata, variant);
 			fflush(stdout);
+			if (__harness_attempt_status(_metadata))
+				test_exit_if_env_fault();
 			_exit(__harness_attempt_status(_metadata));
 		}
 		while (waitpid(pid, &status, 0) < 0)

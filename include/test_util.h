@@ -73,6 +73,8 @@ void test_note_env_fault(const char *why);
 /* A fault that cannot have harmed the kernel: always rerun in process. */
 void test_note_env_fault_local(const char *why);
 #define TEST_ENV_FAULT_LOCAL_EXIT 253
+/* Ends a failing process with the code above if a fault was noted. */
+void test_exit_if_env_fault(void);
 /* APICV_FAULT_REBOOT=1: the runner reboots the kernel after a fault. */
 bool test_env_fault_reboot(void);
 

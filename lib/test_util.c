@@ -51,6 +51,17 @@ void test_note_env_fault_local(const char *why)
 	env_fault_local = true;
 }
 
+void test_exit_if_env_fault(void)
+{
+	if (!env_fault)
+		return;
+	printf("# the failure above follows an emulator fault: %s\n",
+	       env_fault);
+	fflush(stdout);
+	_exit(env_fault_local ? TEST_ENV_FAULT_LOCAL_EXIT :
+				TEST_ENV_FAULT_EXIT);
+}
+
 bool test_env_fault_reboot(void)
 {
 	const char *v = getenv("APICV_FAULT_REBOOT");
@@ -79,13 +90,7 @@ void test_fail_at(const char *file, int line, const char *cond,
 	if (fail_hook)
 		fail_hook();
 	fflush(stdout);
-	if (env_fault) {
-		printf("# the failure above follows an emulator fault: %s\n",
-		       env_fault);
-		fflush(stdout);
-		_exit(env_fault_local ? TEST_ENV_FAULT_LOCAL_EXIT :
-					TEST_ENV_FAULT_EXIT);
-	}
+	test_exit_if_env_fault();
 	abort();
 }
 

@@ -244,29 +244,48 @@ TEST(exit_costs)
 }
 
 /*
- * The harness reruns a subtest when its failure followed an emulator
- * fault (test_note_env_fault_local(): a simulated one harms no kernel, so
- * it is rerun here even where the runner reboots after real ones): the
- * first attempt fails that way, the second passes. The attempts share nothing but their parent, named here.
+ * True in the first attempt of the calling subtest only. The attempts
+ * share nothing but their parent, which names the marker.
  */
-TEST(env_fault_rerun)
+static bool first_attempt(const char *tag)
 {
 	char marker[64];
 	bool first;
 
-	if (fault_env_fault_twice) {
-		test_note_env_fault_local("simulated by the test, every attempt");
-		TEST_FAIL("a failure after an emulator fault");
-	}
-	snprintf(marker, sizeof(marker), "/tmp/apicv-env-fault-%d", getppid());
+	snprintf(marker, sizeof(marker), "/tmp/apicv-env-fault-%s-%d", tag,
+		 getppid());
 	first = access(marker, F_OK) != 0;
 	if (first)
 		close(open(marker, O_CREAT | O_WRONLY, 0600));
 	else
 		unlink(marker);
-	if (first) {
+	return first;
+}
+
+/*
+ * The harness reruns a subtest when its failure followed an emulator
+ * fault (test_note_env_fault_local(): a simulated one harms no kernel, so
+ * it is rerun here even where the runner reboots after real ones): the
+ * first attempt fails that way, the second passes.
+ */
+TEST(env_fault_rerun)
+{
+	if (fault_env_fault_twice) {
+		test_note_env_fault_local("simulated by the test, every attempt");
+		TEST_FAIL("a failure after an emulator fault");
+	}
+	if (first_attempt("fail")) {
 		test_note_env_fault_local("simulated by the test, first attempt");
 		TEST_FAIL("a failure after an emulator fault (attempt 1)");
+	}
+}
+
+/* The same through the kselftest harness's own ASSERT, which aborts. */
+TEST(env_fault_rerun_assert)
+{
+	if (fault_env_fault_twice || first_attempt("assert")) {
+		test_note_env_fault_local("simulated by the test");
+		ASSERT_EQ(1, 2);
 	}
 }
 

@@ -400,10 +400,38 @@ struct run_result {
 	u64 sends, deliveries, wall_ns, send_cycles;
 };
 
+/* The right vCPUs took the IPI, one of them more than once. */
+static bool only_duplicated(const struct apic_targets *want,
+			    const struct apic_targets *got, int sum)
+{
+	int w;
+
+	for (w = 0; w < APIC_ORACLE_WORDS; w++)
+		if (want->exactly_one ? got->bits[w] & ~want->bits[w] :
+					got->bits[w] != want->bits[w])
+			return false;
+	if (want->exactly_one && targets_count(got) != 1)
+		return false;
+	return sum > targets_count(got);
+}
+
+/*
+ * A run whose only misses are duplicates: under TCG that is the
+ * emulator's duplicate injection (known_bugs.h). The check still fails,
+ * and the subtest runs again (in a fresh kernel where the runner boots
+ * one). The extra_ipi control's duplicate is the test's own.
+ */
+static void note_duplicates(int dups, int others)
+{
+	if (dups && !others && !fault_extra_ipi &&
+	    known_bug_expected(KNOWN_BUG_TCG_DUP_INJECT))
+		test_note_env_fault(known_bug_describe(KNOWN_BUG_TCG_DUP_INJECT));
+}
+
 static void check_counts(struct sched *s, int *errors)
 {
 	char a[256], b[256], d[128];
-	int p, i, v;
+	int p, i, v, dups = 0, others = 0;
 
 	for (p = 0; p < s->nr_phases; p++) {
 		for (i = 0; i < (int)s->phase_len[p]; i++) {
@@ -449,6 +477,10 @@ static void check_counts(struct sched *s, int *errors)
 			}
 			if (!bad)
 				continue;
+			if (only_duplicated(&want, &got, sum))
+				dups++;
+			else
+				others++;
 			if ((*errors)++ < 10)
 				test_log("phase %d sender %u %s: want %s%s, got %s (%d deliveries)",
 					 p, s->phase_sender[p],
@@ -458,6 +490,7 @@ static void check_counts(struct sched *s, int *errors)
 					 targets_str(&got, b, sizeof(b)), sum);
 		}
 	}
+	note_duplicates(dups, others);
 }
 
 static void lapic_set_id(struct kvm_vcpu *vcpu, u8 id)
