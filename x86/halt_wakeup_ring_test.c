@@ -84,14 +84,17 @@ static void guest_ring(void)
 		if (!(fault_ring_skip_ipi && id == 1 && k == 10))
 			apic_icr_write(next, APIC_DM_FIXED | APIC_INT_ASSERT |
 					     RING_VEC);
+		/*
+		 * Whether or not IPI k came in already, nothing wakes a HLT
+		 * with IF=0: the ring stalls every time, not only when the
+		 * IPI is late.
+		 */
+		if (fault_ring_cli_hlt && id == 2 && k == 10)
+			hlt();
 		while (READ_ONCE(ring[id].recv) < k) {
 			ring[id].hlts++;
-			if (fault_ring_cli_hlt && id == 2 && k == 10) {
-				hlt();
-			} else {
-				sti_hlt();
-				cli();
-			}
+			sti_hlt();
+			cli();
 		}
 	}
 	GUEST_ASSERT_EQ(ring[id].recv, final_iter);
