@@ -707,8 +707,9 @@ run_test() {
 		return 0
 	fi
 	execute "$RUN_DIR/$rt_name.log" "$RUN_DIR/$rt_name.kmsg" "$@"
-	stop_on_kernel_fault "$rt_name"
-	[ ! -e "$WORK/fault_stop" ] || return 0
+	if stop_on_kernel_fault "$rt_name"; then
+		return 0
+	fi
 	rt_why=
 	if [ "$EX_TIMEDOUT" = 1 ]; then
 		rt_st=fail; rt_why="TIMEOUT ${TIMEOUT}s"
@@ -738,11 +739,12 @@ run_test() {
 # Inside a kernel the outer runner boots (APICV_FAULT_REBOOT=1), a binary
 # that ends on an emulator fault (exit 254, see test_util.h) leaves no
 # result: the runner stops, and the outer one boots a fresh kernel and runs
-# that binary again, since the fault may have damaged this kernel.
+# that binary again, since the fault may have damaged this kernel. True
+# when it stops.
 stop_on_kernel_fault() {	# NAME
 	[ "${APICV_FAULT_REBOOT:-0}" = 1 ] && [ "$JOBS" -le 1 ] &&
 		[ "$EX_TIMEDOUT" = 0 ] && [ "$EX_RC" = 254 ] &&
-		[ "$KM_HITS" = 0 ] || return 0
+		[ "$KM_HITS" = 0 ] || return 1
 	echo "# runner: $1 ended on an emulator fault: stopping here, the kernel is booted again to run it (exit $FAULT_REBOOT_EXIT)"
 	: >"$WORK/fault_stop"
 }
@@ -755,8 +757,9 @@ run_negative() {
 	echo "# negative control: $rn_label (APICV_FAULT=$I_FAULT x86/$I_NAME -t '$I_PAT')"
 	execute "$RUN_DIR/negative/$I_NAME.$I_FAULT.log" "$RUN_DIR/negative/$I_NAME.$I_FAULT.kmsg" \
 		env "APICV_FAULT=$I_FAULT" "$BIN_DIR/$I_NAME" -t "$I_PAT"
-	stop_on_kernel_fault "$rn_label"
-	[ ! -e "$WORK/fault_stop" ] || return 0
+	if stop_on_kernel_fault "$rn_label"; then
+		return 0
+	fi
 	if [ "$KM_HITS" != 0 ]; then
 		result_line fail "$rn_label" "kernel log: $(first_hit)"
 	elif [ "$EX_TIMEDOUT" = 1 ]; then

@@ -400,19 +400,24 @@ struct run_result {
 	u64 sends, deliveries, wall_ns, send_cycles;
 };
 
-/* The right vCPUs took the IPI, one of them more than once. */
-static bool only_duplicated(const struct apic_targets *want,
-			    const struct apic_targets *got, int sum)
+/*
+ * Whether the vCPUs that took the IPI are the right ones (for lowest
+ * priority: one of the candidates); @expected gets the deliveries due.
+ */
+static bool right_targets(const struct apic_targets *want,
+			  const struct apic_targets *got, int *expected)
 {
 	int w;
 
+	if (!want->exactly_one) {
+		*expected = targets_count(want);
+		return !memcmp(got->bits, want->bits, sizeof(got->bits));
+	}
+	*expected = 1;
 	for (w = 0; w < APIC_ORACLE_WORDS; w++)
-		if (want->exactly_one ? got->bits[w] & ~want->bits[w] :
-					got->bits[w] != want->bits[w])
+		if (got->bits[w] & ~want->bits[w])
 			return false;
-	if (want->exactly_one && targets_count(got) != 1)
-		return false;
-	return sum > targets_count(got);
+	return targets_count(got) == 1;
 }
 
 /*
@@ -438,8 +443,8 @@ static void check_counts(struct sched *s, int *errors)
 			struct ipi_case *c = &s->cases[s->phase_first[p] + i];
 			struct apic_targets want, got = {};
 			u32 vec = c->low & 0xff;
-			int sum = 0;
-			bool bad;
+			int sum = 0, expected;
+			bool right;
 
 			struct apic_cfg *cfg = s->ecfg[s->phase_epoch[p]];
 
@@ -464,20 +469,11 @@ static void check_counts(struct sched *s, int *errors)
 					(*errors)++;
 			}
 			s->deliveries += sum;
-			if (want.exactly_one) {
-				int w;
-
-				bad = sum != 1 || targets_count(&got) != 1;
-				for (w = 0; w < APIC_ORACLE_WORDS; w++)
-					if (got.bits[w] & ~want.bits[w])
-						bad = true;
-			} else {
-				bad = memcmp(got.bits, want.bits, sizeof(got.bits)) ||
-				      sum != targets_count(&want);
-			}
-			if (!bad)
+			right = right_targets(&want, &got, &expected);
+			if (right && sum == expected)
 				continue;
-			if (only_duplicated(&want, &got, sum))
+			/* Right targets but not the count: some took it twice. */
+			if (right)
 				dups++;
 			else
 				others++;
