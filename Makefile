@@ -8,8 +8,12 @@
 # make install INSTALL_PATH=DIR   kselftest-style install tree
 # make deps         install Debian packages and fetch the kselftest headers
 #
-# KDIR=/path/to/linux  use that tree's usr/include (after headers_install)
+# KDIR=/path/to/linux  use that tree's usr/include (after `make headers`)
 #                      and tools/testing/selftests instead of Debian's.
+# KSFT_DIR=DIR         only the kselftest headers from DIR (a kernel tree's
+#                      tools/testing/selftests); the system's linux/kvm.h.
+# What the harness offers is probed (scripts/harness-features), so any
+# kernel's headers build: CI builds with 6.1's, 6.12's and unstable's.
 
 OUTPUT ?= $(CURDIR)/build
 APICV_CACHE ?= $(or $(shell printenv APICV_CACHE),$(HOME)/.cache/apicv-selftests)
@@ -19,7 +23,7 @@ ifneq ($(KDIR),)
 KSFT_DIR ?= $(KDIR)/tools/testing/selftests
 UAPI_INC := -isystem $(KDIR)/usr/include
 else
-KSFT_DIR ?= $(APICV_CACHE)/kselftest
+KSFT_DIR ?= $(APICV_CACHE)/source/debian-6.1/tools/testing/selftests
 UAPI_INC :=
 endif
 
@@ -29,12 +33,9 @@ CC ?= gcc
 CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter \
 	-fno-stack-protector -fno-pie -mno-red-zone -fno-omit-frame-pointer \
 	-fno-strict-aliasing -D_GNU_SOURCE $(UAPI_INC) -I$(CURDIR)/include \
-	-I$(KSFT_DIR) $(EXTRA_CFLAGS)
-ifneq ($(wildcard $(KSFT_DIR)/kselftest_harness.h),)
-CFLAGS += $(if $(shell grep -l 'exit_code' $(KSFT_DIR)/kselftest_harness.h),-DHARNESS_HAS_EXIT_CODE)
-endif
+	-I$(KSFT_DIR) -I$(OUTPUT) $(EXTRA_CFLAGS)
 LDFLAGS := -static -no-pie -pthread
-LDLIBS := -lnuma
+LDLIBS :=
 
 LIB_SRCS := $(wildcard lib/*.c lib/x86/*.c lib/x86/*.S)
 LIB_OBJS := $(patsubst %,$(OUTPUT)/%.o,$(basename $(LIB_SRCS)))
@@ -43,7 +44,9 @@ TESTS := $(patsubst x86/%.c,$(OUTPUT)/x86/%,$(wildcard x86/*_test.c))
 TOOLS := $(OUTPUT)/tools/kvm_info $(OUTPUT)/tools/kvm_keeper \
 	$(OUTPUT)/tools/e9_console
 BENCHES := $(patsubst bench/%.c,$(OUTPUT)/bench/%,$(wildcard bench/*.c))
-HEADERS := $(wildcard include/*.h include/x86/*.h)
+# What the kselftest harness in use offers, probed by compiling against it.
+FEATURES := $(OUTPUT)/harness_features.h
+HEADERS := $(wildcard include/*.h include/x86/*.h) $(FEATURES)
 
 .PHONY: all bench run_tests check install clean deps headers-check
 all: headers-check $(TESTS) $(TOOLS) $(BENCHES)
@@ -54,8 +57,19 @@ headers-check:
 	  echo "error: $(KSFT_DIR)/kselftest_harness.h missing;" \
 	       "run 'scripts/setup' (or 'make deps'), or pass KDIR=<linux tree>" >&2; \
 	  exit 1; }
+	@test -z "$(KDIR)" -o -f "$(KDIR)/usr/include/linux/kvm.h" || { \
+	  echo "error: $(KDIR)/usr/include/linux/kvm.h missing;" \
+	       "run 'make headers' in $(KDIR)" >&2; \
+	  exit 1; }
 
 Q := $(if $(V),,@)
+
+# Probed on every make; rewritten (and everything rebuilt) only when the
+# answer changes, e.g. after KSFT_DIR= names another tree.
+$(FEATURES): scripts/harness-features headers-check
+	@mkdir -p $(dir $@)
+	$(Q)scripts/harness-features $(KSFT_DIR) $@.tmp $(CC) $(UAPI_INC)
+	$(Q)if cmp -s $@.tmp $@; then rm $@.tmp; else mv $@.tmp $@; fi
 
 $(OUTPUT)/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)

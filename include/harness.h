@@ -47,4 +47,12 @@ void harness_prng(struct prng *p);
 void harness_kernel_fault_set(void);
 bool harness_kernel_faulted(void);
 
+/*
+ * The subtest that just ended passed: counted when it reached KVM
+ * (test_note_kvm_reached()), so the binary is a pass only if one did.
+ */
+void harness_subtest_passed(void);
+unsigned int harness_kvm_passes(void);
+bool harness_is_main_process(void);
+
 #endif

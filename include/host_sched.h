@@ -27,7 +27,7 @@ struct kvm_vm;
 int host_cpu_count(void);
 /* The i-th CPU of the process's affinity mask (wrapping). */
 int host_cpu_nth(int i);
-/* NUMA nodes with CPUs via libnuma; 1 when libnuma says unavailable. */
+/* NUMA nodes (the highest node number + 1, from sysfs); 1 without NUMA. */
 int host_numa_nodes(void);
 
 int sched_pin_thread(pthread_t t, const cpu_set_t *set, char *why);

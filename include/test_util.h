@@ -33,8 +33,13 @@ typedef __s64 s64;
 #define WRITE_ONCE(x, v) (*(volatile __typeof__(x) *)&(x) = (v))
 #define barrier() __asm__ __volatile__("" ::: "memory")
 
+#ifndef __printf
 #define __printf(a, b) __attribute__((format(printf, a, b)))
-#define __noreturn __attribute__((noreturn))
+#endif
+/* Newer kselftest.h defines it too. */
+#ifndef __noreturn
+#define __noreturn __attribute__((__noreturn__))
+#endif
 
 void __printf(4, 5) __noreturn
 test_fail_at(const char *file, int line, const char *cond,
@@ -83,6 +88,23 @@ void test_set_fail_hook(void (*hook)(void));
 
 /* Hook the harness glue installs to report a skip with its reason. */
 void test_set_skip_hook(void __noreturn (*hook)(const char *reason));
+
+/*
+ * Ends the current subtest as an expected failure (a known KVM bug on a
+ * kernel without its fix): the harness's XFAIL result where it has one,
+ * else a skip whose reason starts "XFAIL".
+ */
+void __printf(1, 2) __noreturn test_xfail(const char *fmt, ...);
+void test_set_xfail_hook(void __noreturn (*hook)(const char *reason));
+
+/*
+ * Whether a subtest reached a usable KVM: the harness counts a binary as
+ * passed only when such a subtest passed. The flag is shared with the
+ * processes forked after test_kvm_reached_track().
+ */
+void test_kvm_reached_track(void);
+void test_note_kvm_reached(void);
+bool test_kvm_reached_take(void);
 
 u64 now_ns(void);
 void sleep_us(u64 us);

@@ -99,13 +99,22 @@ static void read_env(void)
 		add_patterns_csv(v);
 }
 
-static int *kernel_fault;
+/* State the subtests' processes share with the binary's main process. */
+static struct harness_shared {
+	int kernel_fault;
+	unsigned int kvm_passes;
+} *shared;
 static pid_t main_pid;
+
+bool harness_is_main_process(void)
+{
+	return getpid() == main_pid;
+}
 
 /* The binary's verdict, once ksft_exit() has printed the totals. */
 static void exit_on_kernel_fault(void)
 {
-	if (getpid() != main_pid || !harness_kernel_faulted())
+	if (!harness_is_main_process() || !harness_kernel_faulted())
 		return;
 	printf("# an emulator fault ended this run: exit %d, the runner boots a fresh kernel and runs it again\n",
 	       TEST_ENV_FAULT_EXIT);
@@ -115,24 +124,38 @@ static void exit_on_kernel_fault(void)
 
 void harness_kernel_fault_set(void)
 {
-	if (kernel_fault)
-		__atomic_store_n(kernel_fault, 1, __ATOMIC_SEQ_CST);
+	if (shared)
+		__atomic_store_n(&shared->kernel_fault, 1, __ATOMIC_SEQ_CST);
 }
 
 bool harness_kernel_faulted(void)
 {
-	return kernel_fault && __atomic_load_n(kernel_fault, __ATOMIC_SEQ_CST);
+	return shared &&
+	       __atomic_load_n(&shared->kernel_fault, __ATOMIC_SEQ_CST);
 }
 
-static void kernel_fault_init(void)
+void harness_subtest_passed(void)
 {
-	void *p = mmap(NULL, sizeof(*kernel_fault), PROT_READ | PROT_WRITE,
+	if (shared && test_kvm_reached_take())
+		__atomic_add_fetch(&shared->kvm_passes, 1, __ATOMIC_SEQ_CST);
+}
+
+unsigned int harness_kvm_passes(void)
+{
+	return shared ? __atomic_load_n(&shared->kvm_passes, __ATOMIC_SEQ_CST)
+		      : 1;
+}
+
+static void shared_init(void)
+{
+	void *p = mmap(NULL, sizeof(*shared), PROT_READ | PROT_WRITE,
 		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 
+	main_pid = getpid();
+	test_kvm_reached_track();
 	if (p == MAP_FAILED)
 		return;
-	kernel_fault = p;
-	main_pid = getpid();
+	shared = p;
 	atexit(exit_on_kernel_fault);
 }
 
@@ -151,7 +174,7 @@ int harness_parse_args(int argc, char **argv)
 	int c;
 
 	read_env();
-	kernel_fault_init();
+	shared_init();
 	while ((c = getopt_long(argc, argv, "lt:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'l': listing = true; break;
@@ -196,6 +219,7 @@ int harness_subtest_timeout(void)
 void harness_subtest_begin(const char *full_name)
 {
 	subtest = full_name;
+	test_kvm_reached_take();
 	printf("# seed: %llu (reproduce: --seed %llu -t '%s')\n", seed_get(),
 	       seed_get(), full_name);
 	if (fault_active_name())

@@ -36,8 +36,10 @@ int kvm_dev_fd(void)
 {
 	static int fd = -1;
 
-	if (fd >= 0)
+	if (fd >= 0) {
+		test_note_kvm_reached();
 		return fd;
+	}
 	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	TEST_REQUIRE(fd >= 0, "/dev/kvm: %s (load kvm_amd or kvm_intel)",
 		     strerror(errno));
@@ -46,6 +48,7 @@ int kvm_dev_fd(void)
 		fd = -1;
 		TEST_REQUIRE(false, "/dev/kvm is not served by kvm_amd or kvm_intel (no hardware interrupt virtualization; APICV_ANY_KVM=1 overrides)");
 	}
+	test_note_kvm_reached();
 	return fd;
 }
 

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -11,6 +12,8 @@
 
 static void (*fail_hook)(void);
 static void __noreturn (*skip_hook)(const char *reason);
+static void __noreturn (*xfail_hook)(const char *reason);
+static int *kvm_reached;
 
 void test_set_fail_hook(void (*hook)(void))
 {
@@ -20,6 +23,32 @@ void test_set_fail_hook(void (*hook)(void))
 void test_set_skip_hook(void __noreturn (*hook)(const char *reason))
 {
 	skip_hook = hook;
+}
+
+void test_set_xfail_hook(void __noreturn (*hook)(const char *reason))
+{
+	xfail_hook = hook;
+}
+
+void test_kvm_reached_track(void)
+{
+	void *p = mmap(NULL, sizeof(*kvm_reached), PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	if (p != MAP_FAILED)
+		kvm_reached = p;
+}
+
+void test_note_kvm_reached(void)
+{
+	if (kvm_reached)
+		__atomic_store_n(kvm_reached, 1, __ATOMIC_SEQ_CST);
+}
+
+bool test_kvm_reached_take(void)
+{
+	return kvm_reached && __atomic_exchange_n(kvm_reached, 0,
+						  __ATOMIC_SEQ_CST);
 }
 
 void test_log(const char *fmt, ...)
@@ -107,6 +136,19 @@ void test_skip(const char *fmt, ...)
 	printf("# SKIP %s\n", buf);
 	fflush(stdout);
 	exit(4);
+}
+
+void test_xfail(const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (xfail_hook)
+		xfail_hook(buf);
+	test_skip("XFAIL %s", buf);
 }
 
 u64 now_ns(void)

@@ -29,11 +29,16 @@ shq() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
 
 # ---- Kernels -------------------------------------------------------------
 
+# The kernel shorthands, for messages.
+KERNEL_NAMES='debian-6.1, debian-6.12 or debian-unstable'
+
 # kernel_pattern NAME: regex of the image packages behind a shorthand.
 kernel_pattern() {
 	case $1 in
 	debian-6.1) echo '^linux-image-6\.1\.0-[0-9]+-amd64$' ;;
 	debian-6.12) echo '^linux-image-6\.12\.[0-9]+\+[a-z0-9]+-amd64$' ;;
+	# Whatever version unstable has: 7.2.13+deb14-amd64 today.
+	debian-unstable) echo '^linux-image-[0-9]+\.[0-9]+\.[0-9]+(\+[a-z0-9]+|-[0-9]+)-amd64$' ;;
 	*) return 1 ;;
 	esac
 }
@@ -52,61 +57,122 @@ debian_uri() {
 		END { flush() }'
 }
 
-# apt_private CMD ARGS...: apt-get/apt-cache on a private source list
-# (backports of the system's release) with private state, so the
-# system's apt configuration and lists stay untouched.
+# apt_private SUITE CMD ARGS...: apt-get/apt-cache on a private source list
+# holding SUITE of the system's archive (bookworm-backports, unstable),
+# with private state in $APICV_CACHE/apt-SUITE, so the system's apt
+# configuration and lists stay untouched. Nothing is installed from it.
 apt_private() {
-	local d=$APICV_CACHE/apt cmd=$1
-	shift
+	local d=$APICV_CACHE/apt-$1 cmd=$2
+	shift 2
 	"$cmd" "${APT_OPTS[@]}" -o Dir::Etc::sourcelist="$d/sources.list" \
 		-o Dir::Etc::sourceparts=- -o Dir::State::Lists="$d/lists" \
 		-o Dir::Cache="$d/cache" "$@"
 }
 
+# apt_private_update SUITE: write SUITE's private source list and fetch its
+# package lists.
 apt_private_update() {
-	local d=$APICV_CACHE/apt uri rel
+	local suite=$1 d=$APICV_CACHE/apt-$1 uri
 	uri=$(debian_uri)
 	[ -n "$uri" ] || die "no Debian archive in /etc/apt/sources*: add the release's main suite there"
-	rel=$(. /etc/os-release && echo "$VERSION_CODENAME")
 	mkdir -p "$d/lists/partial" "$d/cache/archives/partial"
-	echo "deb $uri $rel-backports main" >"$d/sources.list"
-	apt_private apt-get update -qq >/dev/null || die "apt-get update of $rel-backports failed"
+	echo "deb $uri $suite main" >"$d/sources.list"
+	apt_private "$suite" apt-get update -qq >/dev/null || die "apt-get update of $suite ($uri) failed"
 }
 
 # Where the KVM modules and their dependencies live in Debian's packages.
 KVM_MODULE_DIRS=(arch/x86/kvm virt drivers/crypto/ccp)
 
+# newest_image CACHE... -- PATTERN: the newest image package matching
+# PATTERN that CACHE (apt-cache, or apt_private SUITE apt-cache) knows.
+newest_image() {
+	local -a cache=()
+	while [ "$1" != -- ]; do cache+=("$1"); shift; done
+	"${cache[@]}" pkgnames linux-image- | grep -E "$2" | sort -V | tail -n 1
+}
+
 # fetch_kernel NAME: download and extract a shorthand's kernel once; print
-# its directory: vmlinuz, vmlinux (its ELF), version, and modules/, a module tree holding
-# modules.dep, modules.builtin and the KVM modules (uncompressed).
+# its directory: vmlinuz, vmlinux (its ELF), version ("PACKAGE VERSION
+# RELEASE"), and modules/, a module tree holding modules.dep,
+# modules.builtin and the KVM modules (uncompressed).
+# Two layouts of Debian's kernel packages: up to 6.12 linux-image-ABI holds
+# everything (/boot/vmlinuz-ABI, /lib/modules/ABI/); later (unstable's 7.x)
+# it is a metapackage depending on linux-binary-ABI (vmlinuz in
+# /usr/lib/modules/ABI/), linux-modules-ABI (the modules) and linux-base-ABI
+# (modules.builtin), all of its version. Either way the image package and
+# those of its dependencies named linux-*-ABI are fetched.
 fetch_kernel() {
-	local name=$1 dir=$APICV_CACHE/kernels/$1 pat pkg tmp deb d
-	local -a apt=(apt-get "${APT_OPTS[@]}") globs=()
+	local name=$1 dir=$APICV_CACHE/kernels/$1 pat pkg ver abi tmp deb d f
+	local suite='' where="the system's apt sources" rel dep n v have
+	local -a apt=(apt-get "${APT_OPTS[@]}") cache=(apt-cache) pkgs=() globs=()
 	[ -f "$dir/version" ] && { echo "$dir"; return; }
-	pat=$(kernel_pattern "$name") || die "unknown kernel '$name' (debian-6.1, debian-6.12 or an image path)"
-	# The system's sources first; bookworm has 6.12 only in backports.
-	pkg=$(apt-cache pkgnames linux-image- | grep -E "$pat" | sort -V | tail -n 1)
-	if [ -z "$pkg" ] && [ "$name" = debian-6.12 ]; then
-		apt_private_update
-		apt=(apt_private apt-get)
-		pkg=$(apt_private apt-cache pkgnames linux-image- | grep -E "$pat" | sort -V | tail -n 1)
+	pat=$(kernel_pattern "$name") || die "unknown kernel '$name' ($KERNEL_NAMES, or an image path)"
+	case $name in
+	# Always from unstable itself, whatever the system's sources hold.
+	debian-unstable) suite=unstable ;;
+	*)
+		# The system's sources first; bookworm had 6.12 only in backports.
+		pkg=$(newest_image "${cache[@]}" -- "$pat")
+		if [ -z "$pkg" ] && [ "$name" = debian-6.12 ]; then
+			rel=$(. /etc/os-release && echo "$VERSION_CODENAME")
+			suite=$rel-backports
+		fi ;;
+	esac
+	if [ -n "$suite" ]; then
+		apt_private_update "$suite"
+		apt=(apt_private "$suite" apt-get) cache=(apt_private "$suite" apt-cache)
+		where="$suite (private list $APICV_CACHE/apt-$suite)"
+		pkg=$(newest_image "${cache[@]}" -- "$pat")
 	fi
-	[ -n "$pkg" ] || die "no package matches $pat: run 'apt-get update'"
+	if [ -z "$pkg" ]; then
+		[ -n "$suite" ] || die "no package in $where matches $pat: run 'apt-get update'"
+		die "no package in $where matches $pat"
+	fi
+	ver=$("${cache[@]}" show --no-all-versions "$pkg" 2>/dev/null | sed -n 's/^Version: //p' | head -n 1)
+	[ -n "$ver" ] || die "$pkg has no version to download in $where"
+	abi=${pkg#linux-image-}
+	pkgs=("$pkg=$ver")
+	# The split layout: its linux-*-ABI dependencies, at their versions.
+	while read -r dep; do
+		n=${dep%% *} v=
+		[[ $n == linux-*-"$abi" ]] || continue
+		[[ $dep =~ \(=\ ([^\)]+)\) ]] && v=${BASH_REMATCH[1]}
+		have=$("${cache[@]}" show "$n" 2>/dev/null | sed -n 's/^Version: //p' | xargs)
+		[ -n "$have" ] || die "$pkg $ver depends on $n, which $where does not have"
+		if [ -n "$v" ]; then
+			case " $have " in
+			*" $v "*) ;;
+			*) die "$pkg $ver depends on $n (= $v), which $where has only in version $have" ;;
+			esac
+			pkgs+=("$n=$v")
+		else
+			pkgs+=("$n")
+		fi
+	done < <("${cache[@]}" show --no-all-versions "$pkg" |
+		sed -n 's/^Depends: //p' | tr ',' '\n' | grep -v '|' | sed 's/^ *//')
 	mkdir -p "$APICV_CACHE/kernels"
 	tmp=$(mktemp -d "$APICV_CACHE/kernels/.$name.XXXXXX")
 	trap 'rm -rf "$tmp"' EXIT
-	note "fetching $pkg"
-	(cd "$tmp" && "${apt[@]}" download "$pkg" >/dev/null) || die "apt-get download $pkg failed"
-	deb=$(echo "$tmp"/*.deb)
+	note "fetching ${pkgs[*]} from $where"
+	mkdir "$tmp/debs" "$tmp/x" "$tmp/out"
+	(cd "$tmp/debs" && "${apt[@]}" download "${pkgs[@]}" >/dev/null) ||
+		die "apt-get download ${pkgs[*]} from $where failed"
 	for d in "${KVM_MODULE_DIRS[@]}"; do globs+=("*/kernel/$d/*"); done
-	dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp" --wildcards \
-		'./boot/vmlinuz-*' '*/modules/*/modules.builtin' "${globs[@]}" 2>/dev/null || :
-	mkdir "$tmp/out"
-	mv "$tmp"/boot/vmlinuz-* "$tmp/out/vmlinuz" || die "no vmlinuz in $pkg"
+	for deb in "$tmp"/debs/*.deb; do
+		dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp/x" --wildcards \
+			'./boot/vmlinuz-*' '*/modules/*/vmlinuz' '*/modules/*/modules.builtin' \
+			"${globs[@]}" 2>/dev/null || :
+	done
+	pkgs=("${pkgs[@]%=*}")
+	f=$(find "$tmp/x" -path '*/boot/vmlinuz-*' -o -path '*/modules/*/vmlinuz' | head -n 1)
+	[ -n "$f" ] || die "no vmlinuz in ${pkgs[*]} (looked for /boot/vmlinuz-* of linux-image-$abi and /usr/lib/modules/$abi/vmlinuz of linux-binary-$abi)"
+	mv "$f" "$tmp/out/vmlinuz"
 	vmlinux_of "$tmp/out/vmlinuz" "$tmp/out/vmlinux" || rm -f "$tmp/out/vmlinux"
-	d=$(dirname "$(echo "$tmp"/*lib/modules/*/modules.builtin)")
-	copy_modules "$d" "$tmp/out/modules" kvm-amd kvm-intel
-	echo "$pkg $(dpkg-deb -f "$deb" Version) $(basename "$d")" >"$tmp/out/version"
+	f=$(find "$tmp/x" -path '*/modules/*/modules.builtin' | head -n 1)
+	[ -n "$f" ] || die "no modules.builtin in ${pkgs[*]} (looked for lib/modules/$abi/modules.builtin of linux-image-$abi or linux-base-$abi)"
+	d=${f%/*}
+	MODULES_FROM="${pkgs[*]}" copy_modules "$d" "$tmp/out/modules" kvm-amd kvm-intel
+	echo "$pkg $ver ${d##*/}" >"$tmp/out/version"
 	mv -T "$tmp/out" "$dir" 2>/dev/null || : # on a lost race keep the other
 	rm -rf "$tmp"
 	trap - EXIT
@@ -138,7 +204,8 @@ ko_cat() {
 
 # copy_modules SRC DST MODULE...: copy MODULE... and what they depend on
 # (from their .modinfo) from the module tree SRC (no modules.dep needed) to
-# DST, uncompressed, and write DST/modules.dep.
+# DST, uncompressed, and write DST/modules.dep. MODULES_FROM names where SRC
+# came from, for the error message.
 copy_modules() {
 	local src=$1 dst=$2 f n d
 	local -A file=() deps=()
@@ -153,7 +220,7 @@ copy_modules() {
 		[ -n "${deps[$n]+set}" ] && return
 		if [ -z "${file[$n]:-}" ]; then
 			grep -qE "/${1//[-_]/[-_]}\.ko" "$src/modules.builtin" && return
-			die "module $1 not found in the package"
+			die "module $1 is neither in ${MODULES_FROM:-the package} nor built in (${MODULES_FROM:+their }modules.builtin)"
 		fi
 		deps[$n]=
 		for d in $(ko_cat "$src/${file[$n]}" | tr '\0' '\n' | sed -n 's/^depends=//p' | tr , ' '); do
@@ -218,6 +285,9 @@ mod_order() {
 #   IR_PARAMS    array of MOD.NAME=VALUE
 #   IR_SUITE     directory copied to /suite (may be empty)
 #   IR_KERNEL    value of APICV_KERNEL inside
+#   IR_KERNEL_PACKAGE  optional: value of APICV_KERNEL_PACKAGE inside, the
+#                package and version of a shorthand's kernel (its version
+#                file), for the runner's header
 #   IR_TAG       marker tag (see scripts/vm-init)
 #   IR_CMD       array: the command to run
 #   IR_E9        optional: tools/e9_console, to send CMD's output through
@@ -258,7 +328,8 @@ build_initramfs() {
 		for v in $(compgen -e | grep '^APICV_'); do
 			echo "export $v=$(shq "${!v}")"
 		done
-		echo "export APICV_IN_VM=1 APICV_KERNEL=$(shq "$IR_KERNEL")"
+		echo "export APICV_IN_VM=1 APICV_KERNEL=$(shq "$IR_KERNEL")" \
+			"APICV_KERNEL_PACKAGE=$(shq "${IR_KERNEL_PACKAGE:-}")"
 	} >"$st/etc/vm/env"
 	printf 'set --' >"$st/etc/vm/cmd"
 	for v in "${IR_CMD[@]}"; do printf ' %s' "$(shq "$v")"; done >>"$st/etc/vm/cmd"

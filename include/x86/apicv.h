@@ -6,11 +6,13 @@
  *  - the host: vendor, whether APICv/AVIC is on, forced or real, x2AVIC/IPIv,
  *    kernel version, and one verdict "inhibit assertions possible, because";
  *  - the reason table: for each reason its bit on the running kernel, whether
- *    this vendor honours it and whether it is sticky on this kernel. Bit
- *    numbers are not ABI (they moved in 6.3); tests name reasons, never bits;
+ *    this vendor honours it, whether it is sticky and whether its bit may
+ *    lag behind its cause on this kernel. Bit numbers are not ABI (they
+ *    moved in 6.3); tests name reasons, never bits;
  *  - the trace source: a private tracefs instance recording
  *    kvm:kvm_apicv_inhibit_changed for this process's threads only, parsed
- *    from both trace formats (through 6.10 and 6.11+ with names);
+ *    from both trace formats (through 6.10 and 6.11+ with names; the text
+ *    is the same through 7.2, though 7.1 changed which events fire);
  *  - the behaviour source: whether a burst of interrupts reached a vCPU by
  *    APICv/AVIC, from the vCPU's irq_injections statistic.
  */
@@ -19,6 +21,7 @@
 
 #include <stdbool.h>
 
+#include "kvm_ioctl.h"
 #include "test_util.h"
 
 struct kvm_vcpu;
@@ -48,6 +51,14 @@ struct apicv_host {
 	bool enabled;		/* kvm_amd.avic / kvm_intel.enable_apicv */
 	bool forced;		/* force_avic on a CPU without AVIC: not real */
 	bool x2avic, ipiv;	/* CPU has x2AVIC / IPI virtualization on */
+	/*
+	 * SVM: the largest vCPU id AVIC can address on this host and kernel;
+	 * from 6.17 a vCPU created with a larger id sets PHYSICAL_ID_TOO_BIG.
+	 * 0xfe without x2AVIC, 0x1ff with it, 0xfff from 6.19 when the CPU
+	 * has the 4K-vCPU x2AVIC extension (CPUID 0x8000000a ECX bit 6).
+	 * 0 on VMX.
+	 */
+	u32 avic_max_id;
 	unsigned int kver;	/* KVER(major, minor) of the running kernel */
 	bool can_observe;	/* inhibit assertions are possible */
 	char why[200];		/* why (not): one line, for skips and logs */
@@ -66,6 +77,14 @@ void apicv_require_real(void);
 /* ---- The versioned reason table ---------------------------------------- */
 
 /*
+ * The newest kernel whose source the table was checked against (bits,
+ * names, vendors, stickiness, trace format). On a newer kernel the newest
+ * layout applies, and the bits the kernel prints in its trace format
+ * override it (table_matches_kernel compares the two).
+ */
+#define APICV_TABLE_CHECKED_THROUGH	KVER(7, 2)
+
+/*
  * True when the bits come from the running kernel itself: 6.11+ prints the
  * reason names in bit order in the tracepoint's format, which then
  * overrides the static table (needs tracefs mounted and readable).
@@ -79,6 +98,28 @@ u64 apicv_reason_mask(enum apicv_reason r);
 bool apicv_reason_honoured(enum apicv_reason r);
 /* Once set, the reason stays set for the VM's life on this kernel. */
 bool apicv_reason_sticky(enum apicv_reason r);
+/*
+ * The reason's bit may lag behind its cause on this kernel. From 7.1 KVM
+ * counts the vCPUs waiting for an interrupt window per VM and, while
+ * another reason inhibits the VM, only moves that count: IRQWIN's bit is
+ * not set when a window is requested then, nor cleared when the last one
+ * closes, until the next change of any other honoured reason re-evaluates
+ * it. The VM is never active while a window is pending: a lazy bit is
+ * exact whenever it is the only reason, and may be stale otherwise.
+ */
+bool apicv_reason_lazy(enum apicv_reason r);
+/*
+ * From 7.1 every change of an honoured reason other than IRQWIN is traced
+ * as two events: the reason's own, then IRQWIN's re-evaluation ("set" while
+ * a window is pending, else "cleared", usually leaving the mask as it was).
+ * The second one fires on VMX too, where IRQWIN's bit is never set; VM
+ * creation and IRQWIN's own changes stay single events. So a reason the
+ * vendor does not honour may still be named by "cleared" events there:
+ * assert on masks (apicv_observer_seen()), never on the events' names or
+ * counts.
+ */
+bool apicv_irqwin_trails(void);
+bool apicv_irqwin_trails_for(unsigned int kver);
 /*
  * Reasons the kernel sets along with @r when @r is pulled the only way
  * userspace can (PHYSICAL_ID_ALIASED: giving a vCPU another vCPU's xAPIC

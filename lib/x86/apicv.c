@@ -28,10 +28,15 @@
 
 /*
  * One row per reason. Bits: @bit_61 through 6.2, @bit_63 from 6.3 on
- * (PHYSICAL_ID_ALIASED took bit 4 and pushed the rest up), -1 where that
- * kernel has no such reason; @since: first kernel with the reason at all.
- * @vendors: who acts on it. @sticky_until: the reason never clears on
- * kernels before this one (0: dynamic everywhere, ~0: sticky everywhere).
+ * (PHYSICAL_ID_ALIASED took bit 4 and pushed the rest up; 6.17 appended
+ * PHYSICAL_ID_TOO_BIG at 12, and 7.2 still has these 13 at these bits),
+ * -1 where that kernel has no such reason; @since: first kernel with the
+ * reason at all. @vendors: who acts on it (VMX's and SVM's required
+ * inhibit masks: a reason outside them is dropped before it is traced).
+ * @sticky_until: the reason never clears on kernels before this one
+ * (0: dynamic everywhere, ~0: sticky everywhere). @lazy_since: from this
+ * kernel on, the bit is only kept in step with its cause while no other
+ * reason is set (0: never).
  */
 struct apicv_reason_info {
 	const char *name;
@@ -40,9 +45,18 @@ struct apicv_reason_info {
 	unsigned int since;
 	unsigned int vendors_61, vendors_63;
 	unsigned int sticky_until;
+	unsigned int lazy_since;
 };
 
 #define STICKY_ALWAYS	(~0u)
+
+/*
+ * 7.1 made IRQWIN a per-VM count of vCPUs waiting for an interrupt window
+ * (cleared when the waiting vCPU injects, no longer at the window exit),
+ * re-evaluated with an event of its own on every other reason's change,
+ * and only counted, untraced, while another reason inhibits the VM.
+ */
+#define IRQWIN_COUNTED_SINCE	KVER(7, 1)
 
 static const struct apicv_reason_info reason_table[APICV_NR_REASONS] = {
 	[APICV_REASON_DISABLE] = { "DISABLE", "DISABLED", 0, 0, KVER(5, 18),
@@ -66,7 +80,7 @@ static const struct apicv_reason_info reason_table[APICV_NR_REASONS] = {
 	[APICV_REASON_NESTED] = { "NESTED", NULL, 6, 7, KVER(5, 18),
 		VENDOR_SVM, VENDOR_SVM, 0 },
 	[APICV_REASON_IRQWIN] = { "IRQWIN", NULL, 7, 8, KVER(5, 18),
-		VENDOR_SVM, VENDOR_SVM, 0 },
+		VENDOR_SVM, VENDOR_SVM, 0, IRQWIN_COUNTED_SINCE },
 	[APICV_REASON_PIT_REINJ] = { "PIT_REINJ", NULL, 8, 9, KVER(5, 18),
 		VENDOR_SVM, VENDOR_SVM, 0 },
 	[APICV_REASON_SEV] = { "SEV", NULL, 9, 10, KVER(5, 18),
@@ -74,6 +88,7 @@ static const struct apicv_reason_info reason_table[APICV_NR_REASONS] = {
 	[APICV_REASON_LOGICAL_ID_ALIASED] = { "LOGICAL_ID_ALIASED", NULL,
 		-1, 11, KVER(6, 3),
 		0, VENDOR_SVM, 0 },
+	/* Set when the vCPU is created, never cleared. */
 	[APICV_REASON_PHYSICAL_ID_TOO_BIG] = { "PHYSICAL_ID_TOO_BIG", NULL,
 		-1, 12, KVER(6, 17),
 		0, VENDOR_SVM, STICKY_ALWAYS },
@@ -244,6 +259,26 @@ bool apicv_reason_sticky(enum apicv_reason r)
 	return apicv_host()->kver < reason_table[r].sticky_until;
 }
 
+bool apicv_reason_lazy(enum apicv_reason r)
+{
+	unsigned int since;
+
+	if (!valid_reason(r) || !apicv_reason_honoured(r))
+		return false;
+	since = reason_table[r].lazy_since;
+	return since && apicv_host()->kver >= since;
+}
+
+bool apicv_irqwin_trails_for(unsigned int kver)
+{
+	return kver >= IRQWIN_COUNTED_SINCE;
+}
+
+bool apicv_irqwin_trails(void)
+{
+	return apicv_irqwin_trails_for(apicv_host()->kver);
+}
+
 u64 apicv_reason_companions(enum apicv_reason r)
 {
 	switch (r) {
@@ -322,15 +357,48 @@ static void host_cpuid(u32 leaf, u32 *a, u32 *b, u32 *c, u32 *d)
 			     : "a"(leaf), "c"(0));
 }
 
-static bool cpu_has_svm_feature(int edx_bit)
+/* CPUID 0x8000000a (SVM features): ECX and EDX, 0 when the leaf is absent. */
+static void svm_features(u32 *ecx, u32 *edx)
 {
 	u32 a, b, c, d;
 
+	*ecx = *edx = 0;
 	host_cpuid(0x80000000, &a, &b, &c, &d);
 	if (a < 0x8000000a)
-		return false;
-	host_cpuid(0x8000000a, &a, &b, &c, &d);
+		return;
+	host_cpuid(0x8000000a, &a, &b, ecx, edx);
+}
+
+static bool cpu_has_svm_feature(int edx_bit)
+{
+	u32 c, d;
+
+	svm_features(&c, &d);
 	return d & BIT(edx_bit);
+}
+
+static bool cpu_has_svm_feature_ecx(int ecx_bit)
+{
+	u32 c, d;
+
+	svm_features(&c, &d);
+	return c & BIT(ecx_bit);
+}
+
+/* AVIC's physical ID table limits (APM vol. 2, AVIC). */
+#define AVIC_MAX_ID		0xfe
+#define X2AVIC_MAX_ID		0x1ff
+#define X2AVIC_4K_MAX_ID	0xfff
+
+/* The largest vCPU id AVIC addresses; larger ids set PHYSICAL_ID_TOO_BIG. */
+static u32 avic_max_id(const struct apicv_host *h)
+{
+	if (!h->x2avic)
+		return AVIC_MAX_ID;
+	/* 6.19 sizes the table for 4096 vCPUs when the CPU can address them. */
+	if (h->kver >= KVER(6, 19) && cpu_has_svm_feature_ecx(6))
+		return X2AVIC_4K_MAX_ID;
+	return X2AVIC_MAX_ID;
 }
 
 static struct apicv_host host;
@@ -353,6 +421,7 @@ const struct apicv_host *apicv_host(void)
 		h->forced = h->enabled && !hw_avic &&
 			    module_param_bool("kvm_amd", "force_avic");
 		h->x2avic = h->enabled && cpu_has_svm_feature(18);
+		h->avic_max_id = avic_max_id(h);
 		char v[8];
 
 		/* AVIC virtualizes IPIs unless enable_ipiv (6.7+) says no. */
@@ -1026,12 +1095,15 @@ void apicv_observer_dump(struct apicv_observer *o, u64 mark, const char *why)
 		 (unsigned long long)mark, why, o->nr_ev - (int)mark);
 	for (i = (int)mark; i < o->nr_ev; i++) {
 		const struct apicv_transition *t = &o->ev[i];
+		bool same = i > 0 && o->ev[i - 1].mask == t->mask;
 
-		test_log("  %s %s (bit %d) -> 0x%llx %s [pid %d]",
+		/* Events that change nothing: from 7.1 most IRQWIN ones. */
+		test_log("  %s %s (bit %d) -> 0x%llx %s [pid %d]%s",
 			 t->set ? "set" : "cleared",
 			 apicv_reason_name(t->reason), t->bit,
 			 (unsigned long long)t->mask,
-			 apicv_mask_str(t->mask, buf, sizeof(buf)), t->pid);
+			 apicv_mask_str(t->mask, buf, sizeof(buf)), t->pid,
+			 same ? " (unchanged)" : "");
 	}
 }
 
