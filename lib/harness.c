@@ -194,7 +194,9 @@ int harness_parse_args(int argc, char **argv)
 	if (optind < argc)
 		usage(argv[0], 2);
 	seed_get();	/* fixed before the subtests fork */
+	/* The harness parses its own (now empty) command line after us. */
 	argv[1] = NULL;
+	optind = 1;
 	return 1;
 }
 
