@@ -75,7 +75,14 @@ Running:
   --kernel K        bzImage path, debian-6.1, debian-6.12 or debian-unstable
                     (the newest kernel of Debian unstable); repeatable: one
                     boot per kernel, results side by side
-  --modules DIR     module tree for a --kernel IMAGE
+  --modules DIR     module tree for a --kernel IMAGE (or instead of a
+                    shorthand kernel's own)
+  --kvm-patch FILE  build kvm.ko, kvm-amd.ko, kvm-intel.ko for each
+                    shorthand kernel from its Debian linux-source with FILE
+                    applied (patch -p1; only arch/x86/kvm, virt/kvm) and
+                    run on them (scripts/kvm-build); repeatable, in order
+  --kvm-src DIR     the same from DIR's arch/x86/kvm and virt/kvm (a KVM-only
+                    series being bisected)
   --param M.P=V     module parameter for the booted kernel; repeatable
   --cpu amd|intel, --cpus N, --mem MB, --cmdline STR
                     passed to scripts/vm
@@ -132,6 +139,8 @@ SEED=${APICV_SEED:-}
 HOST_ONLY=0
 KERNELS=
 MODULES=
+KVM_PATCHES=
+KVM_SRC=
 PARAMS=
 VM_CPU=
 VM_CPUS=
@@ -175,6 +184,8 @@ parse_args() {
 		--host)	HOST_ONLY=1 ;;
 		--kernel) need_value "$@"; KERNELS=$KERNELS$2$NL; VM_OPTS=1; shift ;;
 		--modules) need_value "$@"; MODULES=$2; VM_OPTS=1; shift ;;
+		--kvm-patch) need_value "$@"; KVM_PATCHES=$KVM_PATCHES$2$NL; VM_OPTS=1; shift ;;
+		--kvm-src) need_value "$@"; KVM_SRC=$2; VM_OPTS=1; shift ;;
 		--param) need_value "$@"
 			case $2 in
 			?*.?*=*) ;;
@@ -249,6 +260,7 @@ EOF
 	if [ -n "$MODULES" ] && [ ! -d "$MODULES" ]; then
 		usage_error "--modules $MODULES: no such directory"
 	fi
+	check_kvm_args
 	if [ -n "$JUNIT" ]; then
 		JUNIT=$(abs_path "$JUNIT")
 		[ -d "$(dirname "$JUNIT")" ] || usage_error "--junit $JUNIT: its directory does not exist"
@@ -956,13 +968,73 @@ write_results() {	# MANIFEST EXIT
 	set -- --manifest "$1" --run-dir "$RUN_DIR" --exit "$2" \
 		--version "$VERSION" --seed "$SEED" --profile "$PROFILE" \
 		--negative "$NEGATIVE" --bin-dir "$BIN_DIR" --self-dir "$SELF_DIR" \
-		--junit "$JUNIT" --report "$REPORT" --timeout "$TIMEOUT"
+		--junit "$JUNIT" --report "$REPORT" --timeout "$TIMEOUT" \
+		--kvm-patches "$KVM_PATCHES" --kvm-src "$KVM_SRC"
 	if ! results_py "$@"; then
 		echo "# results: the python3 helper failed (see the message above)"
 	fi
 }
 
 # ---- booting kernels --------------------------------------------------------
+
+# --kvm-patch/--kvm-src: absolute paths, Debian shorthand kernels only.
+check_kvm_args() {
+	[ -n "$KVM_PATCHES$KVM_SRC" ] || return 0
+	[ -z "$MODULES" ] || usage_error "--modules and --kvm-patch/--kvm-src exclude each other"
+	ck_list=
+	while IFS= read -r ck_p; do
+		[ -n "$ck_p" ] || continue
+		[ -f "$ck_p" ] || usage_error "--kvm-patch $ck_p: no such file"
+		ck_list=$ck_list$(abs_path "$ck_p")$NL
+	done <<EOF
+$KVM_PATCHES
+EOF
+	KVM_PATCHES=$ck_list
+	if [ -n "$KVM_SRC" ]; then
+		[ -d "$KVM_SRC/arch/x86/kvm" ] && [ -d "$KVM_SRC/virt/kvm" ] ||
+			usage_error "--kvm-src $KVM_SRC: no arch/x86/kvm and virt/kvm there"
+		KVM_SRC=$(abs_path "$KVM_SRC")
+	fi
+	[ -n "$KERNELS" ] || KERNELS="debian-6.1$NL"
+	while IFS= read -r ck_k; do
+		case $ck_k in
+		''|debian-6.1|debian-6.12|debian-unstable) ;;
+		*) usage_error "--kvm-patch/--kvm-src build for Debian's kernels: give --kernel debian-6.1, debian-6.12 or debian-unstable, not $ck_k" ;;
+		esac
+	done <<EOF
+$KERNELS
+EOF
+}
+
+# What --kvm-patch/--kvm-src put under test, for the header.
+kvm_change() {
+	if [ -n "$KVM_SRC" ]; then
+		echo "KVM from $KVM_SRC"
+		return
+	fi
+	printf "Debian's KVM with"
+	while IFS= read -r kc_p; do
+		if [ -n "$kc_p" ]; then
+			printf ' %s (sha256 %s)' "$kc_p" "$(sha256sum "$kc_p" | cut -c 1-12)"
+		fi
+	done <<EOF
+$KVM_PATCHES
+EOF
+	echo
+}
+
+# kvm_modules KERNEL: build (or find cached) KVM modules for KERNEL with
+# the --kvm-patch/--kvm-src change; prints the module tree.
+kvm_modules() {
+	set -- "$SELF_DIR/scripts/kvm-build" --kernel "$1"
+	while IFS= read -r km_p; do
+		if [ -n "$km_p" ]; then set -- "$@" --kvm-patch "$km_p"; fi
+	done <<EOF
+$KVM_PATCHES
+EOF
+	if [ -n "$KVM_SRC" ]; then set -- "$@" --kvm-src "$KVM_SRC"; fi
+	"$@"
+}
 
 sanitize() {
 	printf '%s' "$1" | tr -c 'A-Za-z0-9._-' '_'
@@ -1052,11 +1124,24 @@ fault_subtest() {
 vm_one() {	# INDEX KERNEL
 	vo_dir=$RUN_DIR/$(sanitize "$2")
 	mkdir -p "$vo_dir"
+	vo_mods=$MODULES
+	if [ -n "$KVM_PATCHES$KVM_SRC" ]; then
+		: >"$vo_dir/ktap.txt"
+		: >"$vo_dir/rows"
+		if ! vo_mods=$(kvm_modules "$2" 2>"$vo_dir/kvm-build.log"); then
+			echo "# kernel $2: scripts/kvm-build failed; the end of $vo_dir/kvm-build.log:"
+			tail -n 15 "$vo_dir/kvm-build.log" | sed 's/^/#   /'
+			echo "cannot test: the KVM modules did not build: $(tail -n 1 "$vo_dir/kvm-build.log" | cut -c 1-200)" >"$vo_dir/infra"
+			echo "not ok $1 kernel:$2 # $(cat "$vo_dir/infra")"
+			return 0
+		fi
+		echo "# kernel $2: KVM modules built by scripts/kvm-build: $vo_mods"
+	fi
 	# A silent VM is a hung guest kernel: the inner runner would have
 	# printed a TIMEOUT within the per-binary limit.
 	set -- "$1" "$2" "$VM" --suite "$STAGE" --kernel "$2" --timeout "$VM_TIMEOUT" \
 		--idle-timeout "$((TIMEOUT + 90))"
-	if [ -n "$MODULES" ]; then set -- "$@" --modules "$MODULES"; fi
+	if [ -n "$vo_mods" ]; then set -- "$@" --modules "$vo_mods"; fi
 	if [ -n "$VM_CPU" ]; then set -- "$@" --cpu "$VM_CPU"; fi
 	if [ -n "$VM_CPUS" ]; then set -- "$@" --cpus "$VM_CPUS"; fi
 	if [ -n "$VM_MEM" ]; then set -- "$@" --mem "$VM_MEM"; fi
@@ -1177,6 +1262,7 @@ EOF
 		echo "1..$vm_nk"
 		echo "# apicv-selftests $VERSION$( [ "$NEGATIVE" = 1 ] && echo ': negative controls')"
 		if [ -n "$VM_NOTE" ]; then echo "# $VM_NOTE"; fi
+		if [ -n "$KVM_PATCHES$KVM_SRC" ]; then echo "# kvm under test: $(kvm_change)"; fi
 		echo "# seed: $SEED (rerun with --seed $SEED), profile: $PROFILE, timeout: ${TIMEOUT}s per binary"
 		echo "# logs: $RUN_DIR"
 		vm_i=1
@@ -1353,7 +1439,7 @@ main() {
 
 results_py() {
 	python3 - "$@" <<'PYEOF'
-import argparse, gzip, json, os, platform, re, shutil, subprocess, sys, time
+import argparse, gzip, hashlib, json, os, platform, re, shutil, subprocess, sys, time
 import xml.etree.ElementTree as ET
 
 RESULT_HEAD = re.compile(r'^(not )?ok (\d+)(?: |$)')
@@ -1594,13 +1680,26 @@ def junit(runs, a, path):
     ET.ElementTree(root).write(path, encoding='utf-8', xml_declaration=True)
 
 
+def kvm_change(a):
+    """What --kvm-patch/--kvm-src put under test; None for stock KVM."""
+    patches = [p for p in a.kvm_patches.split('\n') if p]
+    if not patches and not a.kvm_src:
+        return None
+    out = {'src': a.kvm_src or None, 'patches': []}
+    for p in patches:
+        with open(p, 'rb') as f:
+            out['patches'].append({'file': p,
+                                   'sha256': hashlib.sha256(f.read()).hexdigest()})
+    return out
+
+
 def results_json(runs, a):
     out = {'suite': 'apicv-selftests', 'version': a.version, 'seed': int(a.seed),
            'profile': a.profile, 'negative': a.negative == '1',
            'timeout': int(a.timeout), 'exit': int(a.exit),
            'date': time.strftime('%Y-%m-%dT%H:%M:%S%z'),
            'host': {'kernel': platform.release(), 'machine': platform.machine()},
-           'summary': summary(runs), 'runs': []}
+           'summary': summary(runs), 'kvm': kvm_change(a), 'runs': []}
     for r in runs:
         rr = {'label': r['label'], 'info': r['header'], 'plan': r['plan'],
               'vm_exit': r['vm_exit'], 'infra_error': r.get('infra'),
@@ -1905,7 +2004,8 @@ def report(runs, a, d, res):
 def main():
     ap = argparse.ArgumentParser()
     for o in ('manifest', 'run-dir', 'exit', 'version', 'seed', 'profile', 'negative',
-              'bin-dir', 'self-dir', 'junit', 'report', 'timeout'):
+              'bin-dir', 'self-dir', 'junit', 'report', 'timeout', 'kvm-patches',
+              'kvm-src'):
         ap.add_argument('--' + o, default='')
     a = ap.parse_args()
     runs = load_runs(a)

@@ -747,6 +747,11 @@ FIXTURE_VARIANT_ADD(x2apic, halt_16) { .n = 16, .halt = true };
 FIXTURE_VARIANT_ADD(x2apic, busy_17) { .n = 17 };
 FIXTURE_VARIANT_ADD(x2apic, halt_17) { .n = 17, .halt = true };
 FIXTURE_VARIANT_ADD(x2apic, halt_33) { .n = 33, .halt = true };
+/*
+ * KVM's APIC map is at least 256 IDs wide, so only a cluster past ID 255
+ * can end short: the 17th cluster here holds two vCPUs (IDs 256, 257).
+ */
+FIXTURE_VARIANT_ADD(x2apic, halt_258) { .n = 258, .halt = true };
 FIXTURE_VARIANT_ADD(x2apic, busy_33) { .n = 33, .qualify_only = true };
 FIXTURE_VARIANT_ADD(x2apic, halt_64) { .n = 64, .halt = true, .qualify_only = true };
 FIXTURE_VARIANT_ADD(x2apic, halt_max) { .n = -1, .halt = true, .qualify_only = true };
