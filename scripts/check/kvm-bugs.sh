@@ -54,14 +54,17 @@ mods=$(scripts/kvm-build --kernel "$KERNEL" 2>"$LOGS/build.log") || {
 	tail -n 15 "$LOGS/build.log" | sed 's/^/#   /'
 	exit 1
 }
+# Tests by parameter set ("-": none).
 declare -A group=()
 for p; do
-	group[$(field Params "$p")]+=" $(field 'Must fail' "$p")"
+	key=$(field Params "$p")
+	group[${key:--}]+=" $(field 'Must fail' "$p")"
 done
 n=0
-for params in "${!group[@]}"; do
+for key in "${!group[@]}"; do
 	n=$((n + 1))
-	tests=$(echo "${group[$params]}" | tr ' ' '\n' | sort -u | xargs)
+	params=${key#-}
+	tests=$(echo "${group[$key]}" | tr ' ' '\n' | sort -u | xargs)
 	rc=$(run "unpatched-$n" "$params" "$tests" --modules "$mods")
 	if [ "$rc" = 0 ]; then
 		echo "ok - unpatched KVM build passes ${params:+($params) }$tests"
