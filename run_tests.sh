@@ -252,7 +252,9 @@ check_args() {
 	while IFS= read -r ca_k; do
 		case $ca_k in
 		''|debian-6.1|debian-6.12|debian-unstable) ;;
-		*) [ -f "$ca_k" ] || usage_error "--kernel $ca_k: no such file (give a bzImage, debian-6.1, debian-6.12 or debian-unstable)" ;;
+		*) [ -f "$ca_k" ] || usage_error "--kernel $ca_k: no such file (give a bzImage, debian-6.1, debian-6.12 or debian-unstable)"
+			[ -z "$KVM_PATCHES$KVM_SRC" ] ||
+				usage_error "--kvm-patch/--kvm-src build for Debian's kernels: give --kernel debian-6.1, debian-6.12 or debian-unstable, not $ca_k" ;;
 		esac
 	done <<EOF
 $KERNELS
@@ -995,15 +997,6 @@ EOF
 			usage_error "--kvm-src $KVM_SRC: no arch/x86/kvm and virt/kvm there"
 		KVM_SRC=$(abs_path "$KVM_SRC")
 	fi
-	[ -n "$KERNELS" ] || KERNELS="debian-6.1$NL"
-	while IFS= read -r ck_k; do
-		case $ck_k in
-		''|debian-6.1|debian-6.12|debian-unstable) ;;
-		*) usage_error "--kvm-patch/--kvm-src build for Debian's kernels: give --kernel debian-6.1, debian-6.12 or debian-unstable, not $ck_k" ;;
-		esac
-	done <<EOF
-$KERNELS
-EOF
 }
 
 # What --kvm-patch/--kvm-src put under test, for the header.
@@ -1026,7 +1019,7 @@ EOF
 # kvm_modules KERNEL: build (or find cached) KVM modules for KERNEL with
 # the --kvm-patch/--kvm-src change; prints the module tree.
 kvm_modules() {
-	set -- "$SELF_DIR/scripts/kvm-build" --kernel "$1"
+	set -- "${APICV_KVM_BUILD:-$SELF_DIR/scripts/kvm-build}" --kernel "$1"
 	while IFS= read -r km_p; do
 		if [ -n "$km_p" ]; then set -- "$@" --kvm-patch "$km_p"; fi
 	done <<EOF

@@ -123,6 +123,15 @@ void test_fail_at(const char *file, int line, const char *cond,
 	abort();
 }
 
+static void __noreturn skip_now(const char *reason)
+{
+	if (skip_hook)
+		skip_hook(reason);
+	printf("# SKIP %s\n", reason);
+	fflush(stdout);
+	exit(4);
+}
+
 void test_skip(const char *fmt, ...)
 {
 	char buf[512];
@@ -131,24 +140,21 @@ void test_skip(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	if (skip_hook)
-		skip_hook(buf);
-	printf("# SKIP %s\n", buf);
-	fflush(stdout);
-	exit(4);
+	skip_now(buf);
 }
 
+/* Without the harness's XFAIL, a skip whose reason starts "XFAIL". */
 void test_xfail(const char *fmt, ...)
 {
-	char buf[512];
+	char buf[512] = "XFAIL ";
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	vsnprintf(buf + 6, sizeof(buf) - 6, fmt, ap);
 	va_end(ap);
 	if (xfail_hook)
-		xfail_hook(buf);
-	test_skip("XFAIL %s", buf);
+		xfail_hook(buf + 6);
+	skip_now(buf);
 }
 
 u64 now_ns(void)

@@ -204,6 +204,11 @@ rt stray
 check "stray argument: exit 2" rc_is 2
 rt OUTPUT="$T/nowhere" --host
 check "missing build tree: exit 2 naming the fix" eval 'rc_is 2 && err_has "make"'
+rt --kvm-patch /no/such.patch
+check "--kvm-patch without the file: exit 2" eval 'rc_is 2 && err_has "no such file"'
+echo x >"$T/kvm.patch"
+rt --kvm-patch "$T/kvm.patch" --kernel "$T/kvm.patch"
+check "--kvm-patch with a kernel image: exit 2" eval 'rc_is 2 && err_has "build for Debian.s kernels"'
 
 # ---- negative controls ------------------------------------------------------
 rt --host --negative -t pass
@@ -240,6 +245,32 @@ fi
 
 # ---- booting kernels (fake scripts/vm) ----------------------------------
 export APICV_VM=$CHECK/fake_vm.sh FAKE_VM_LOG=$T/vm.log
+: >"$FAKE_VM_LOG"
+
+# --kvm-patch: a fake scripts/kvm-build prints a module tree, or fails.
+cat >"$T/kvm-build" <<'KB'
+#!/bin/sh
+echo "kvm-build $*" >>"$FAKE_VM_LOG"
+[ "${FAKE_KVM_BUILD:-ok}" = ok ] || { echo "kvm-build: the patch does not apply" >&2; exit 125; }
+mkdir -p "$T_KB/mods" && echo "$T_KB/mods"
+KB
+chmod +x "$T/kvm-build"
+export APICV_KVM_BUILD=$T/kvm-build T_KB=$T
+rt --kernel debian-6.12 --kvm-patch "$T/kvm.patch" -t pass
+check "--kvm-patch: built for the kernel, booted with the modules" eval '
+	grep -q "^kvm-build --kernel debian-6.12 --kvm-patch $T/kvm.patch$" "$FAKE_VM_LOG" &&
+	grep -q -- "--kernel debian-6.12 .*--modules $T/mods " "$FAKE_VM_LOG" && rc_is 0'
+check "--kvm-patch: the KTAP header names the patch and its hash" \
+	has "^# kvm under test: Debian.s KVM with $T/kvm.patch \(sha256 [0-9a-f]{12}\)$"
+check "--kvm-patch: results.json names the patch" python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["kvm"]["patches"][0]["file"].endswith("/kvm.patch"), r["kvm"]
+assert len(r["kvm"]["patches"][0]["sha256"]) == 64' "$(run_dir)/results.json"
+rt FAKE_KVM_BUILD=fail --kernel debian-6.1 --kvm-patch "$T/kvm.patch" -t pass --bisect
+check "--kvm-patch that does not build: --bisect 125, named" eval '
+	rc_is 125 && has "^not ok 1 kernel:debian-6.1 # cannot test: the KVM modules did not build: kvm-build: the patch does not apply$"'
+unset APICV_KVM_BUILD
 : >"$FAKE_VM_LOG"
 rt --kernel debian-6.1 --kernel debian-6.12 --param kvm_amd.avic=1 -t pass -t fail -t skip \
 	--junit "$T/junit-vm.xml"
