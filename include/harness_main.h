@@ -308,7 +308,8 @@ static void __harness_verdict(void)
 	if (!harness_is_main_process() || ksft_get_fail_cnt() ||
 	    ksft_get_error_cnt() || harness_kvm_passes())
 		return;
-	printf("# SKIP no subtest that reached KVM passed\n");
+	printf("# SKIP %s\n", ksft_plan ? "no subtest that reached KVM passed"
+					: "no subtest selected");
 	fflush(stdout);
 	_exit(KSFT_SKIP);
 }
