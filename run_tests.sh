@@ -439,11 +439,11 @@ plan_items() {
 			continue
 		fi
 		pi_n=0
-		while IFS="$TAB" read -r pi_f pi_p pi_d; do
+		while IFS="$TAB" read -r pi_f pi_p pi_d pi_e; do
 			case $pi_f in
 			''|'#'*) continue ;;
 			esac
-			printf 'neg\t%s\t%s\t%s\n' "$pi_name" "$pi_f" "${pi_p:-*}" >>"$WORK/items"
+			printf 'neg\t%s\t%s\t%s\t%s\n' "$pi_name" "$pi_f" "${pi_p:-*}" "${pi_e:--}" >>"$WORK/items"
 			pi_n=$((pi_n + 1))
 		done <"$WORK/faults"
 		if [ "$pi_n" = 0 ]; then
@@ -766,6 +766,13 @@ stop_on_kernel_fault() {	# NAME
 
 # A negative control passes when the binary, with one fault injected,
 # fails (exit 1) or hangs (TIMEOUT).
+# A control bites only when the check it names failed: its failure text
+# (the fault's expect column) is in the output. "-": any failure counts.
+targeted_check_failed() {
+	[ "${I_EXPECT:--}" = - ] ||
+		grep -qF -- "$I_EXPECT" "$RUN_DIR/negative/$I_NAME.$I_FAULT.log"
+}
+
 run_negative() {
 	rn_label=negative:$I_NAME:$I_FAULT
 	mkdir -p "$RUN_DIR/negative"
@@ -778,10 +785,18 @@ run_negative() {
 	if [ "$KM_HITS" != 0 ]; then
 		result_line fail "$rn_label" "kernel log: $(first_hit)"
 	elif [ "$EX_TIMEDOUT" = 1 ]; then
-		result_line pass "$rn_label" "expected failure seen (TIMEOUT ${TIMEOUT}s)"
+		if targeted_check_failed; then
+			result_line pass "$rn_label" "expected failure seen (TIMEOUT ${TIMEOUT}s)"
+		else
+			result_line fail "$rn_label" "timed out, but not in the check the control targets: no '$I_EXPECT' in its output"
+		fi
 	else
 		case $EX_RC in
-		1) result_line pass "$rn_label" "expected failure seen" ;;
+		1)	if targeted_check_failed; then
+				result_line pass "$rn_label" "expected failure seen"
+			else
+				result_line fail "$rn_label" "the test failed, but not the check the control targets: no '$I_EXPECT' in its output"
+			fi ;;
 		0)	if all_skipped "$RUN_DIR/negative/$I_NAME.$I_FAULT.log"; then
 				result_line skip "$rn_label" "$(skip_reason "$RUN_DIR/negative/$I_NAME.$I_FAULT.log")"
 			else
@@ -796,7 +811,7 @@ run_negative() {
 run_item() {	# INDEX
 	CUR_IDX=$1
 	ri_line=$(sed -n "${1}p" "$WORK/items")
-	IFS=$TAB read -r I_KIND I_NAME I_FAULT I_PAT <<EOF
+	IFS=$TAB read -r I_KIND I_NAME I_FAULT I_PAT I_EXPECT <<EOF
 $ri_line
 EOF
 	case $I_KIND in

@@ -3,8 +3,12 @@
  * Negative controls. A test declares named faults that perturb its own
  * stimulus or expectation; run with one enabled (--fault NAME or
  * APICV_FAULT=NAME) the test must fail, which proves its checks bite.
+ * A control names the check it targets by a piece of that check's failure
+ * text: the runner requires it in the failing run's output, so a control
+ * that only trips some other check (or a timeout) does not count as biting.
  *
- *	FAULT(drop_one_ipi, "*ipi*", "the sender skips one IPI");
+ *	FAULT(drop_one_ipi, "*ipi*", "delivered 19, want 20",
+ *	      "the sender skips one IPI");
  *	...
  *	if (fault_drop_one_ipi) ...
  *
@@ -18,6 +22,7 @@
 struct fault {
 	const char *name;
 	const char *subtests;	/* fnmatch pattern of the subtests it breaks */
+	const char *expect;	/* text the targeted check's failure prints */
 	const char *desc;
 	bool *active;
 	struct fault *next;
@@ -29,10 +34,11 @@ bool fault_enable(const char *name);
 void fault_list(void);
 const char *fault_active_name(void);
 
-#define FAULT(_name, _subtests, _desc)					\
+#define FAULT(_name, _subtests, _expect, _desc)			\
 	bool fault_##_name;						\
 	static struct fault __fault_##_name = {				\
-		.name = #_name, .subtests = _subtests, .desc = _desc,	\
+		.name = #_name, .subtests = _subtests,			\
+		.expect = _expect, .desc = _desc,			\
 		.active = &fault_##_name,				\
 	};								\
 	static void __attribute__((constructor))			\

@@ -31,12 +31,17 @@ bool fault_enable(const char *name)
 	return false;
 }
 
+/*
+ * One control a line: name, subtests, description, then the expected
+ * failure text last ("-" for none), as tabs collapse an empty field.
+ */
 void fault_list(void)
 {
 	struct fault *f;
 
 	for (f = faults; f; f = f->next)
-		printf("%s\t%s\t%s\n", f->name, f->subtests, f->desc);
+		printf("%s\t%s\t%s\t%s\n", f->name, f->subtests, f->desc,
+		       f->expect && *f->expect ? f->expect : "-");
 }
 
 const char *fault_active_name(void)

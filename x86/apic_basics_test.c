@@ -14,13 +14,13 @@
 #include "vm.h"
 #include "x86/apic.h"
 
-FAULT(self_ipi_skip_one, "*self_ipi", "the guest sends one self-IPI fewer than it counts");
-FAULT(skip_eoi, "*self_ipi", "the handler skips one EOI (vector stays in ISR)");
-FAULT(tpr_too_low, "*tpr_masking", "TPR class one below the masked vector's");
-FAULT(lapic_tpr_mismatch, "*tpr_masking", "the host expects a different TPR from KVM_GET_LAPIC");
-FAULT(sender_skips_one, "*physical_ipi_halted", "the sender skips one IPI");
-FAULT(target_if0, "*physical_ipi_halted", "the target halts once with IF=0 (cli; hlt)");
-FAULT(halt_exit_extra, "*physical_ipi_halted", "expect one halt exit more than HLTs executed");
+FAULT(self_ipi_skip_one, "*self_ipi", "", "the guest sends one self-IPI fewer than it counts");
+FAULT(skip_eoi, "*self_ipi", "", "the handler skips one EOI (vector stays in ISR)");
+FAULT(tpr_too_low, "*tpr_masking", "", "TPR class one below the masked vector's");
+FAULT(lapic_tpr_mismatch, "*tpr_masking", "", "the host expects a different TPR from KVM_GET_LAPIC");
+FAULT(sender_skips_one, "*physical_ipi_halted", "", "the sender skips one IPI");
+FAULT(target_if0, "*physical_ipi_halted", "", "the target halts once with IF=0 (cli; hlt)");
+FAULT(halt_exit_extra, "*physical_ipi_halted", "", "expect one halt exit more than HLTs executed");
 
 #define SELF_VEC	0x41
 #define LOW_VEC		0x45	/* class 4 */

@@ -47,13 +47,13 @@
 #include "x86/hyperv.h"
 #include "x86/irqchip.h"
 
-FAULT(drop_one_delivery, "*.delivery",
+FAULT(drop_one_delivery, "*.delivery", "",
       "the counter check expects one ring IPI fewer at vCPU 0 than was sent");
-FAULT(withhold_one_ipi, "*.pit.delivery",
+FAULT(withhold_one_ipi, "*.pit.delivery", "",
       "vCPU 1 skips one ring IPI: its successor must be reported stuck");
-FAULT(expect_wrong_mask, "*.activity",
+FAULT(expect_wrong_mask, "*.activity", "",
       "the final-mask check expects the first flipper's bit inverted");
-FAULT(break_chain, "*.all.activity",
+FAULT(break_chain, "*.all.activity", "",
       "the transition check starts from a mask with one bit wrong");
 
 #define MAX_WORKERS	4

@@ -24,9 +24,9 @@
 #include "x86/apic.h"
 #include "x86/apicv.h"
 
-FAULT(expect_wrong_reason, "*reason_blockirq*",
+FAULT(expect_wrong_reason, "*reason_blockirq*", "",
       "BLOCKIRQ's subtest expects the next reason's bit instead");
-FAULT(skip_the_clear, "*reason_absent*",
+FAULT(skip_the_clear, "*reason_absent*", "",
       "the irqchip is never created, yet ABSENT is expected to clear");
 
 /* Local constants: self-contained, whatever hyperv.h grows into. */

@@ -20,17 +20,17 @@
 #include "x86/apic.h"
 #include "x86/irqchip.h"
 
-FAULT(drop_one_extint, "*delivery*", "the host skips raising one ExtINT");
-FAULT(double_extint, "*delivery*", "the host raises one ExtINT twice");
-FAULT(expect_irq_in_cli, "*delivery*",
+FAULT(drop_one_extint, "*delivery*", "", "the host skips raising one ExtINT");
+FAULT(double_extint, "*delivery*", "", "the host raises one ExtINT twice");
+FAULT(expect_irq_in_cli, "*delivery*", "",
       "the guest expects ExtINTs to land while IF=0 (check inverted)");
-FAULT(shadow_off_by_one, "*sti_shadow*",
+FAULT(shadow_off_by_one, "*sti_shadow*", "",
       "expect delivery one instruction early, inside sti's shadow");
-FAULT(window_count_off, "*delivery*",
+FAULT(window_count_off, "*delivery*", "",
       "expect one more userspace window exit than request_irq_exits says");
-FAULT(expect_no_busy_error, "extint.[ks]*.interrupt_ioctl_errors",
+FAULT(expect_no_busy_error, "extint.[ks]*.interrupt_ioctl_errors", "",
       "expect a second KVM_INTERRUPT (or one with the in-kernel PIC) to work");
-FAULT(expect_first_vector, "extint.none.interrupt_ioctl_errors",
+FAULT(expect_first_vector, "extint.none.interrupt_ioctl_errors", "",
       "without an irqchip, expect the first of two KVM_INTERRUPTs to win");
 
 #define PIC_BASE	0x20

@@ -15,11 +15,11 @@
 #include "vm.h"
 #include "x86/apic.h"
 
-FAULT(sync_wrong_value, "*ucall_values*", "the guest sends one value off by one");
-FAULT(skip_ud_handler, "*exceptions*", "no #UD handler is installed");
-FAULT(one_vcpu_silent, "*all_vcpus_run*", "one vCPU never checks in");
-FAULT(lost_increment, "*shared_globals*", "the guest skips one increment");
-FAULT(env_fault_twice, "*env_fault_rerun*",
+FAULT(sync_wrong_value, "*ucall_values*", "", "the guest sends one value off by one");
+FAULT(skip_ud_handler, "*exceptions*", "", "no #UD handler is installed");
+FAULT(one_vcpu_silent, "*all_vcpus_run*", "", "one vCPU never checks in");
+FAULT(lost_increment, "*shared_globals*", "", "the guest skips one increment");
+FAULT(env_fault_twice, "*env_fault_rerun*", "",
       "the emulator fault repeats in every attempt");
 
 #define MAGIC 0x0123456789abcdefull

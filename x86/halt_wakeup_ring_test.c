@@ -25,9 +25,9 @@
 #include "vm.h"
 #include "x86/apic.h"
 
-FAULT(ring_skip_ipi, "ring.n4.*", "vCPU 1 skips one IPI to its successor");
-FAULT(ring_cli_hlt, "ring.n8.*", "vCPU 2 halts once with IF=0");
-FAULT(ring_expect_more, "ring.n4_poll.*", "expect one IPI more than were sent");
+FAULT(ring_skip_ipi, "ring.n4.*", "", "vCPU 1 skips one IPI to its successor");
+FAULT(ring_cli_hlt, "ring.n8.*", "", "vCPU 2 halts once with IF=0");
+FAULT(ring_expect_more, "ring.n4_poll.*", "", "expect one IPI more than were sent");
 
 #define MAX_VCPUS	8
 #define RING_VEC	0x42

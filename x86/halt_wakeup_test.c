@@ -43,15 +43,15 @@
 #include "x86/apic.h"
 #include "x86/cpuid.h"
 
-FAULT(skip_one_ipi, "wakeup.none.ipi_*", "the sender skips one IPI (counts it as sent)");
-FAULT(cli_hlt, "wakeup.none.*", "a receiver halts once with IF=0 (cli; hlt)");
-FAULT(withhold_msi, "wakeup.none.msi_signal", "the host counts one MSI as sent but withholds it");
-FAULT(extra_wakeup, "*.none.timer_oneshot", "expect one wakeup more than sent");
-FAULT(halt_exits_off, "*.none.ipi_physical", "expect one halt exit more than HLTs executed");
-FAULT(vmm_withhold_msi, "vmm.msi.*", "after immediate_exit the host withholds the MSI");
-FAULT(vmm_stale_lapic, "vmm.ipi.*", "the VMM restores the LAPIC saved before the IPI");
-FAULT(expect_no_block, "wakeup.none.msi_irqfd", "expect that no receiver ever blocked (halt_wakeup 0)");
-FAULT(late_wakeup, "wakeup.none.ipi_physical", "every wakeup is reported 50 ms later than it came");
+FAULT(skip_one_ipi, "wakeup.none.ipi_*", "", "the sender skips one IPI (counts it as sent)");
+FAULT(cli_hlt, "wakeup.none.*", "", "a receiver halts once with IF=0 (cli; hlt)");
+FAULT(withhold_msi, "wakeup.none.msi_signal", "", "the host counts one MSI as sent but withholds it");
+FAULT(extra_wakeup, "*.none.timer_oneshot", "", "expect one wakeup more than sent");
+FAULT(halt_exits_off, "*.none.ipi_physical", "", "expect one halt exit more than HLTs executed");
+FAULT(vmm_withhold_msi, "vmm.msi.*", "", "after immediate_exit the host withholds the MSI");
+FAULT(vmm_stale_lapic, "vmm.ipi.*", "", "the VMM restores the LAPIC saved before the IPI");
+FAULT(expect_no_block, "wakeup.none.msi_irqfd", "", "expect that no receiver ever blocked (halt_wakeup 0)");
+FAULT(late_wakeup, "wakeup.none.ipi_physical", "", "every wakeup is reported 50 ms later than it came");
 
 /*
  * Without host pressure the median wakeup must come within this: a wake

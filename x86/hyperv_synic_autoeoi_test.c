@@ -21,19 +21,19 @@
 #include "x86/apicv.h"
 #include "x86/hyperv.h"
 
-FAULT(skip_eoi, "*normal.second_signal_waits_for_eoi", "the guest skips an EOI a normal SINT needs");
-FAULT(signal_one_fewer, "*.once_per_signal",
+FAULT(skip_eoi, "*normal.second_signal_waits_for_eoi", "", "the guest skips an EOI a normal SINT needs");
+FAULT(signal_one_fewer, "*.once_per_signal", "",
       "the host signals one message fewer than the guest expects");
-FAULT(signal_one_more, "*.once_per_signal",
+FAULT(signal_one_more, "*.once_per_signal", "",
       "the host sends one signal more after the last expected one");
-FAULT(unmask, "*masked_delivers_nothing*",
+FAULT(unmask, "*masked_delivers_nothing*", "",
       "the guest programs the masked SINT unmasked");
-FAULT(same_vector_one_sint, "*same_vector_two_sints*",
+FAULT(same_vector_one_sint, "*same_vector_two_sints*", "",
       "the second SINT gets no route: its signal goes nowhere");
-FAULT(tpr_low, "*tpr_holds_sint*", "the guest raises TPR one class too low");
-FAULT(wrong_ppr, "*lower_vector_vs_in_service*",
+FAULT(tpr_low, "*tpr_holds_sint*", "", "the guest raises TPR one class too low");
+FAULT(wrong_ppr, "*lower_vector_vs_in_service*", "",
       "the guest expects the opposite PPR blocking of AutoEOI vs normal");
-FAULT(stimer_no_arm, "*stimer_*_mode", "the guest never arms the SynIC timer");
+FAULT(stimer_no_arm, "*stimer_*_mode", "", "the guest never arms the SynIC timer");
 
 #define SINT_VEC	0x50	/* class 5 */
 #define LOW_VEC		0x30	/* class 3: below the SINT */

@@ -12,14 +12,14 @@
 #include "x86/apic.h"
 #include "x86/hyperv.h"
 
-FAULT(activate_synic, "*msrs_without_synic",
+FAULT(activate_synic, "*msrs_without_synic", "",
       "the host activates SynIC, so the accesses succeed");
-FAULT(irqchip_present, "*synic_without_lapic",
+FAULT(irqchip_present, "*synic_without_lapic", "",
       "the VM gets an in-kernel irqchip, so activation succeeds");
-FAULT(synic2_good_arg, "*synic2_bad_argument", "the host passes args[0] = 0");
-FAULT(vector_16, "*invalid_sint_and_msrs",
+FAULT(synic2_good_arg, "*synic2_bad_argument", "", "the host passes args[0] = 0");
+FAULT(vector_16, "*invalid_sint_and_msrs", "",
       "the guest probes vector 16 (valid) where it expects #GP");
-FAULT(hint_stripped, "*supported_hv_cpuid",
+FAULT(hint_stripped, "*supported_hv_cpuid", "",
       "the host clears the hint in its copy before checking, as a kernel "
       "that stopped advertising it would");
 

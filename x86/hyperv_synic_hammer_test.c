@@ -18,10 +18,10 @@
 #include "x86/apicv.h"
 #include "x86/hyperv.h"
 
-FAULT(drop_one_message, "hammer.xapic_2vcpus.*",
+FAULT(drop_one_message, "hammer.xapic_2vcpus.*", "",
       "the host posts one message but never signals it");
-FAULT(skip_one_eoi, "hammer.xapic_2vcpus.*", "the guest skips the EOI of one normal delivery");
-FAULT(drop_one_ipi, "hammer.xapic_2vcpus.*",
+FAULT(skip_one_eoi, "hammer.xapic_2vcpus.*", "", "the guest skips the EOI of one normal delivery");
+FAULT(drop_one_ipi, "hammer.xapic_2vcpus.*", "",
       "one vCPU counts one IPI as sent but never sends it");
 
 #define MAX_VCPUS	8

@@ -12,15 +12,15 @@
 #include "x86/apicv.h"
 #include "x86/hyperv.h"
 
-FAULT(expect_clear_early, "*two_vcpus_count",
+FAULT(expect_clear_early, "*two_vcpus_count", "",
       "expects HYPERV clear while one vCPU still has an AutoEOI SINT");
-FAULT(no_autoeoi_bit, "*first_autoeoi_sets*",
+FAULT(no_autoeoi_bit, "*first_autoeoi_sets*", "",
       "the first SINT write lacks the AutoEOI bit");
-FAULT(low_vector_counts, "*vector_below_16_does_not_count",
+FAULT(low_vector_counts, "*vector_below_16_does_not_count", "",
       "the low-vector SINT gets vector 16 instead");
-FAULT(masked_counts, "*masked_autoeoi_does_not_count",
+FAULT(masked_counts, "*masked_autoeoi_does_not_count", "",
       "the masked AutoEOI SINT is written unmasked");
-FAULT(hint_ignored, "*deprecation_hint_keeps_apicv",
+FAULT(hint_ignored, "*deprecation_hint_keeps_apicv", "",
       "the guest ignores the hint and uses AutoEOI once");
 
 #define VEC	0x50

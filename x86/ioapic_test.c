@@ -14,10 +14,10 @@
 #include "x86/apic.h"
 #include "x86/irqchip.h"
 
-FAULT(wrong_redir_vector, "*redirection*",
+FAULT(wrong_redir_vector, "*redirection*", "",
       "the guest programs the redirection entry with another vector");
-FAULT(msi_wrong_vector, "*msi*", "one MSI carries another vector");
-FAULT(unmask_early, "*redirection*",
+FAULT(msi_wrong_vector, "*msi*", "", "one MSI carries another vector");
+FAULT(unmask_early, "*redirection*", "",
       "the guest unmasks the entry before the masked-pulse check");
 
 #define GSI		4

@@ -13,11 +13,11 @@
 #include "x86/apicv.h"
 #include "x86/irqchip.h"
 
-FAULT(expect_irqwin_on_intel, "inhibit.irqwin",
+FAULT(expect_irqwin_on_intel, "inhibit.irqwin", "",
       "expect the other vendor's IRQWIN behaviour (set on VMX, never on SVM)");
-FAULT(expect_pit_reinj_sticky, "inhibit.pit_reinj",
+FAULT(expect_pit_reinj_sticky, "inhibit.pit_reinj", "",
       "expect PIT_REINJ to stay set after reinject is turned off");
-FAULT(skip_window, "inhibit.irqwin",
+FAULT(skip_window, "inhibit.irqwin", "",
       "the guest never opens the window: the ExtINT must not be taken");
 
 #define PIC_BASE	0x20

@@ -23,14 +23,14 @@
 #include "x86/apic.h"
 #include "x86/apic_oracle.h"
 
-FAULT(oracle_one_fewer, "*", "the oracle is told one target fewer for one IPI");
-FAULT(sender_skips_one, "*.matrix", "the sender skips one destination");
-FAULT(target_if0, "*.matrix", "one target keeps IF=0 while the first phase's IPIs fly");
-FAULT(extra_ipi, "*.matrix", "the sender repeats one IPI (a duplicate delivery)");
-FAULT(wrong_vector, "*.matrix", "the sender uses a neighbouring vector for one IPI");
-FAULT(alias_collapsed, "aliasing.*", "the oracle is told the aliases are one vCPU");
-FAULT(stale_target, "global.mode_switch", "one vCPU skips its reconfiguration (keeps its old IDs)");
-FAULT(scale_drop, "global.scale", "the sender skips one IPI of the cost run");
+FAULT(oracle_one_fewer, "*", "", "the oracle is told one target fewer for one IPI");
+FAULT(sender_skips_one, "*.matrix", "", "the sender skips one destination");
+FAULT(target_if0, "*.matrix", "", "one target keeps IF=0 while the first phase's IPIs fly");
+FAULT(extra_ipi, "*.matrix", "", "the sender repeats one IPI (a duplicate delivery)");
+FAULT(wrong_vector, "*.matrix", "", "the sender uses a neighbouring vector for one IPI");
+FAULT(alias_collapsed, "aliasing.*", "", "the oracle is told the aliases are one vCPU");
+FAULT(stale_target, "global.mode_switch", "", "one vCPU skips its reconfiguration (keeps its old IDs)");
+FAULT(scale_drop, "global.scale", "", "the sender skips one IPI of the cost run");
 
 #define VEC_BASE	0x30
 #define NR_VEC		176		/* 0x30..0xdf: one per case in a phase */

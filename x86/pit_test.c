@@ -20,15 +20,15 @@
 #include "x86/apic.h"
 #include "x86/irqchip.h"
 
-FAULT(count_half_ticks, "pit.*_on.periodic",
+FAULT(count_half_ticks, "pit.*_on.periodic", "",
       "the guest's tick handler counts only every other tick");
-FAULT(expect_coalesce, "pit.rate_on.periodic",
+FAULT(expect_coalesce, "pit.rate_on.periodic", "",
       "with reinject on, expect ticks missed at IF=0 to coalesce");
-FAULT(expect_catch_up, "pit.rate_off.periodic",
+FAULT(expect_catch_up, "pit.rate_off.periodic", "",
       "with reinject off, expect ticks missed at IF=0 to be replayed");
-FAULT(oneshot_twice, "*oneshot*", "expect a one-shot PIT to fire twice");
-FAULT(drop_one_ipi, "*hammer*", "one vCPU skips sending one IPI it counted");
-FAULT(lose_three_ticks, "*hammer*",
+FAULT(oneshot_twice, "*oneshot*", "", "expect a one-shot PIT to fire twice");
+FAULT(drop_one_ipi, "*hammer*", "", "one vCPU skips sending one IPI it counted");
+FAULT(lose_three_ticks, "*hammer*", "",
       "the PIT handler does not count three ticks: a deficit that never drains");
 
 #define PIC_BASE	0x20

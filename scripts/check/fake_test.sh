@@ -28,7 +28,7 @@ case ${1:-} in
 	exit 0 ;;
 --list-faults)
 	case $name in
-	pass_test) printf 'drop_one\tfix.alpha\tdrop one IPI\nskip_eoi\t*beta\tskip one EOI\n' ;;
+	pass_test) printf 'drop_one\tfix.alpha\tdrop one IPI\tExpected 1 (1) == 2 (2)\nskip_eoi\t*beta\tskip one EOI\t-\nmiss_check\tfix.alpha\ttrips another check\tISR still set\n' ;;
 	negbad_test) printf 'noop\tfix.*\ta fault that changes nothing\n' ;;
 	hang_test) printf 'stall\tfix.alpha\twithhold the wakeup\n' ;;
 	fail_test|warn_test|crash_test|vacuous_test|envfault_test) printf 'any\t*\tanything\n' ;;

@@ -212,13 +212,15 @@ check "--kvm-patch with a kernel image: exit 2" eval 'rc_is 2 && err_has "build 
 
 # ---- negative controls ------------------------------------------------------
 rt --host --negative -t pass
-check "--negative: each fault makes the test fail" eval 'rc_is 0 &&
+check "--negative: each fault makes the test fail" eval 'rc_is 1 &&
 	has "^ok 1 negative:pass_test:drop_one # expected failure seen$" &&
 	has "^ok 2 negative:pass_test:skip_eoi # expected failure seen$"'
+check "--negative: a failure of another check than the targeted one fails" \
+	has "^not ok 3 negative:pass_test:miss_check # the test failed, but not the check the control targets: no .ISR still set. in its output$"
 check "--negative: the fault and its subtest pattern reach the binary" eval '
 	grep -q "^pass_test t=\[fix.alpha\] fault=drop_one " "$FAKE_LOG" &&
 	grep -q "^pass_test t=\[\*beta\] fault=skip_eoi " "$FAKE_LOG"'
-check "--negative closing line" last_is "2 passed, 0 failed, 0 skipped"
+check "--negative closing line" last_is "2 passed, 1 failed, 0 skipped"
 rt --host --negative -t hang -t negbad -t skip -o 1
 check "--negative: a hang counts as the expected failure" \
 	has '^ok 1 negative:hang_test:stall # expected failure seen \(TIMEOUT 1s\)$'
