@@ -49,8 +49,31 @@ FAULT_REBOOT_EXIT=75
 FAULT_REBOOTS=${APICV_FAULT_REBOOTS:-30}
 FAULT_REBOOTS_SAME=9
 
-# Kernel-log lines that fail the binary during which they appear.
-KMSG_RE='WARNING:|BUG:|kernel BUG at|possible circular locking|inconsistent lock state|suspicious RCU usage|rcu_sched self-detected stall|rcu: INFO: rcu_.* detected stall|KASAN|UBSAN:|soft lockup|hung_task|blocked for more than|general protection fault|Oops'
+# Kernel-log lines that fail the binary during which they appear, in its
+# dmesg slice or on the console of a booted kernel: fixed strings, the same
+# as report_markers[] in lib/kmsg.c (runner_test.sh checks they agree).
+KMSG_RE='WARNING:|BUG:|kernel BUG at|Oops:|general protection fault|possible circular locking dependency|inconsistent lock state|possible recursive locking|suspicious RCU usage|detected stall|KASAN:|UBSAN:|soft lockup|hard LOCKUP|hung_task|blocked for more than|Kernel panic|end trace'
+
+# A booted (L1) kernel that dies or hangs while a binary runs, or prints a
+# KMSG_RE report on its console, fails that binary: a KVM bug that takes
+# the host down is the worst kind. Unless its console shows one of these
+# emulator signatures first (the kernel is booted again for the binaries
+# without a result either way). One per line: NAME, WHEN (tcg: the inner
+# run's "# cpu:" says QEMU TCG; force_avic: --param kvm_amd.force_avic=1 as
+# well), ERE matched in the kernel's console lines.
+#  tcg-host-rip: TCG's emulated VMRUN resumes a vCPU with its host's RIP and
+#   RSP (KNOWN_BUG_TCG_HOST_RIP); the L1 kernel then panics so (four L1
+#   deaths in four runs of the SynIC hammer's controls with QEMU 7.2, one
+#   in nine with 10.0: scripts/setup).
+#  tcg-text-poke: multi-threaded TCG runs text that static keys re-patch
+#   with int3 (scripts/tools/kvm_keeper.c; kvm_keeper makes it rare): the
+#   oops "Oops: int3: 0000 [#1] ..." (before 6.9 without "Oops: ").
+#  tcg-force-avic-lockup: 6.1 with force_avic on TCG, which has no AVIC:
+#   the churn test's vCPU thread stuck in the kernel (CI, 2026-12-03: two
+#   of three make check runs, inhibit step, activity subtests, never 6.12).
+EMU_SIGNATURES='tcg-host-rip	tcg	corrupted stack end detected inside scheduler
+tcg-text-poke	tcg	int3: [0-9a-f][0-9a-f][0-9a-f][0-9a-f] \[#[0-9]+\]
+tcg-force-avic-lockup	force_avic	soft lockup - CPU#[0-9]+ stuck for [0-9]+s! \[apicv_inhibit_c:'
 
 usage() {
 	cat <<EOF
@@ -100,7 +123,9 @@ Exit: 0 nothing failed, 1 something failed, 2 usage error (125 with --bisect).
 Environment: OUTPUT (build tree, default ./build), APICV_CACHE, APICV_* (passed
  to the tests and into booted kernels), APICV_KMSG=auto|marker|tail|off (how
  the kernel log is watched), APICV_VM (scripts/vm to use), APICV_VM_RETRIES
- (boots again after a booted kernel died, default 1), APICV_FAULT_REBOOTS
+ (boots again after a booted kernel died or hung, default 1, for the binaries
+ without a result; the one that ran fails unless its console shows an
+ emulator's signature: EMU_SIGNATURES in this script), APICV_FAULT_REBOOTS
  (fresh kernels after emulator faults, default 30; 0: rerun in place).
 EOF
 }
@@ -559,7 +584,7 @@ kmsg_init() {
 	else
 		ki_tag="apicv-selftests: runner $$ started"
 		if [ "$km_want" != tail ] &&
-		   { echo "$ki_tag" >/dev/kmsg; } 2>/dev/null &&
+		   { printf "<6>%s\n" "$ki_tag" >/dev/kmsg; } 2>/dev/null &&
 		   dmesg -r 2>/dev/null | kmsg_messages | grep -qxF -e "$ki_tag"; then
 			KMSG_MODE=marker
 			KMSG_DESC="watched around each binary (dmesg between markers written to /dev/kmsg)"
@@ -581,7 +606,7 @@ kmsg_begin() {
 	KB_TAG="apicv-selftests: start $$.$CUR_IDX"
 	KB_LAST=
 	case $KMSG_MODE in
-	marker) echo "$KB_TAG" >/dev/kmsg 2>/dev/null || : ;;
+	marker) printf "<6>%s\n" "$KB_TAG" >/dev/kmsg 2>/dev/null || : ;;
 	tail) KB_LAST=$(dmesg -r 2>/dev/null | tail -n 1) ;;
 	esac
 	KB_TAINT=$(cat /proc/sys/kernel/tainted 2>/dev/null || echo 0)
@@ -598,7 +623,7 @@ kmsg_end() {
 	case $KMSG_MODE in
 	marker)
 		ke_tag="apicv-selftests: end $$.$CUR_IDX"
-		echo "$ke_tag" >/dev/kmsg 2>/dev/null || :
+		printf "<6>%s\n" "$ke_tag" >/dev/kmsg 2>/dev/null || :
 		dmesg -r 2>/dev/null | KS="$KB_TAG" KE="$ke_tag" awk '
 			{ raw = $0; sub(/^<[0-9]+>/, "", raw)
 			  m = raw; sub(/^\[ *[0-9]+\.[0-9]+\] /, "", m) }
@@ -1129,6 +1154,110 @@ fault_subtest() {
 	[ -z "$fs_s" ] || echo ":$fs_s"
 }
 
+# console_scan SEGMENT EXCERPTS FORCE_AVIC OPEN: the booted kernel's console
+# lines ("[ secs] text") in one boot's output, by the binary that ran when
+# they came. Prints, the first of each per binary, NAME<TAB>emu<TAB>SIG<TAB>
+# TEXT (an EMU_SIGNATURES line; reports after it are the emulator's too)
+# and NAME<TAB>report<TAB>-<TAB>TEXT (a KMSG_RE line before any signature,
+# or before the harness saw the emulator fault that KNOWN_BUG_TCG_HOST_RIP
+# names: the kernel it corrupts is the emulator's from there on);
+# EXCERPTS gets NAME<TAB>LINE, 12 console lines from the first of them, or
+# the last 12 of a binary without either. OPEN gets the binary that had no
+# result when the output ended, or "-".
+console_scan() {
+	KR="$KMSG_RE" SIGS="$EMU_SIGNATURES" awk -v ex="$2" -v fa="$3" -v openf="$4" '
+	function start(name) { cur = name; nl[cur] = 0; q[cur] = 0; done[cur] = 0; rep[cur] = 0 }
+	BEGIN { OFS = "\t"; ns = split(ENVIRON["SIGS"], s, "\n"); re = ENVIRON["KR"]
+		for (i = 1; i <= ns; i++) { split(s[i], f, "\t"); sn[i] = f[1]; sw[i] = f[2]; sr[i] = f[3] } }
+	{ sub(/\r$/, "") }
+	/^# cpu: / { tcg = ($0 ~ /QEMU TCG/) }
+	/^# selftests: apicv: / { n = $4; sub(/^x86\//, "", n); start(n); next }
+	/^# negative control: / { start($4); next }
+	/^(not )?ok [0-9]+ / { cur = ""; next }
+	# The harness saw a vCPU resumed at its host RIP: what the kernel
+	# says after that is the same fault (KNOWN_BUG_TCG_HOST_RIP).
+	cur != "" && !done[cur] && /the failure above follows an emulator fault|ended on an emulator fault: stopping here/ {
+		print cur, "emu", "tcg-host-rip", "after the harness saw the emulator fault"; done[cur] = 1; q[cur] = 12
+	}
+	cur != "" && /^\[ *[0-9]+\.[0-9]+\] / {
+		t = $0; sub(/^\[ *[0-9]+\.[0-9]+\] /, "", t)
+		for (i = 1; i <= ns && !done[cur]; i++)
+			if ((sw[i] == "tcg" && tcg || sw[i] == "force_avic" && tcg && fa) && t ~ sr[i]) {
+				print cur, "emu", sn[i], t; done[cur] = 1; q[cur] = 12
+			}
+		if (!done[cur] && !rep[cur] && t ~ re) { print cur, "report", "-", t; rep[cur] = 1; q[cur] = 12 }
+		if (q[cur] > 0) { print cur, $0 > ex; q[cur]--; quoted[cur] = 1 }
+		else if (!quoted[cur]) { last[cur, ++nl[cur] % 12] = $0 }
+	}
+	END { print (cur == "" ? "-" : cur) > openf
+		if (cur != "" && !quoted[cur])
+			for (i = nl[cur] - 11; i <= nl[cur]; i++)
+				if (i > 0) print cur, last[cur, i % 12] > ex }' "$1"
+}
+
+# console_verdicts DIR KERNEL RC: after a boot, from DIR/seg (its output):
+# the binaries whose console showed a kernel report, and the one that ran
+# when the kernel died or hung (RC not 0, unless the signature of an
+# emulator fault explains it), go to DIR/console-fails as NAME<TAB>REASON
+# (without -j only),
+# their console excerpt to the log. Sets CV_EMU to the signature that
+# explained a death, if one did.
+console_verdicts() {
+	cv_d=$1
+	CV_EMU=
+	# With -j the console cannot tell which binary ran: the inner run's
+	# kernel-log watch fails every binary running at the time instead.
+	[ "$JOBS" -le 1 ] || return 0
+	cv_fa=0
+	case $NL$PARAMS$NL in *"${NL}kvm_amd.force_avic=1$NL"*) cv_fa=1 ;; esac
+	console_scan "$cv_d/seg" "$cv_d/excerpt" "$cv_fa" "$cv_d/open" >"$cv_d/scan"
+	cv_open=$(cat "$cv_d/open")
+	cv_dead=
+	if [ "$3" != 0 ] && [ "$3" != "$FAULT_REBOOT_EXIT" ] && [ "$cv_open" != - ]; then
+		cv_dead=$cv_open
+	fi
+	while IFS=$TAB read -r cv_n cv_kind cv_sig cv_text; do
+		if [ "$cv_kind" = emu ]; then
+			if [ "$cv_n" = "$cv_dead" ]; then
+				CV_EMU="$cv_sig: $cv_text"
+			elif [ "${cv_text#after the harness}" != "$cv_text" ]; then
+				continue	# a fault reboot says so already
+			fi
+			echo "# kernel $2: L1 console during $cv_n: the emulator's ($cv_sig): $cv_text"
+			continue
+		fi
+		if [ "$cv_n" = "$cv_dead" ]; then continue; fi
+		printf '%s\t%s\n' "$cv_n" "L1 console: $cv_text" >>"$cv_d/console-fails"
+		echo "# kernel $2: L1 console during $cv_n (fails it):"
+		awk -F "$TAB" -v n="$cv_n" '$1 == n { print "#   " $2 }' "$cv_d/excerpt"
+	done <"$cv_d/scan"
+	[ -n "$cv_dead" ] && [ -z "$CV_EMU" ] || return 0
+	cv_err=$(tail -n 1 "$cv_d/vm.stderr" 2>/dev/null | cut -c 1-200)
+	cv_how=died
+	case $cv_err in *hung*|*"timed out"*|*"no output"*) cv_how=hung ;; esac
+	cv_first=$(awk -F "$TAB" -v n="$cv_dead" '$1 == n && $2 == "report" { print $4; exit }' "$cv_d/scan")
+	printf '%s\t%s\n' "$cv_dead" "the L1 kernel $cv_how while it ran (scripts/vm exit $3${cv_err:+: $cv_err})${cv_first:+; L1 console: $cv_first}" \
+		>>"$cv_d/console-fails"
+	echo "# kernel $2: the L1 kernel $cv_how during $cv_dead, with no emulator signature on its console: that fails it; its last console lines:"
+	if grep -q "^$cv_dead$TAB" "$cv_d/excerpt"; then
+		awk -F "$TAB" -v n="$cv_dead" '$1 == n { print "#   " $2 }' "$cv_d/excerpt"
+	else
+		echo "#   (none)"
+	fi
+}
+
+# apply_console_fails ROWS FAILS: the rows of the binaries in FAILS fail.
+apply_console_fails() {
+	[ -s "$2" ] || return 0
+	awk -F "$TAB" 'BEGIN { OFS = "\t" }
+		NR == FNR { if (!($1 in why)) why[$1] = $2; next }
+		$2 in why { r = why[$2]
+			if ($3 == "fail" && $4 != "") r = r "; " $4
+			else if ($3 != "fail") r = r " (its rerun: " $3 ")"
+			$3 = "fail"; $4 = r }
+		{ print }' "$2" "$1" >"$1.cf" && mv "$1.cf" "$1"
+}
+
 vm_one() {	# INDEX KERNEL
 	vo_dir=$RUN_DIR/$(sanitize "$2")
 	mkdir -p "$vo_dir"
@@ -1180,8 +1309,14 @@ EOF
 	# and then. The first stop stays in the log and the summary. A binary
 	# that ended on an emulator fault is run again in a fresh kernel, with
 	# a budget of its own (FAULT_REBOOTS, FAULT_REBOOTS_SAME).
+	: >"$vo_dir/console-fails"
 	while :; do
+		vo_from=$(($(wc -l <"$vo_dir/ktap.txt") + 1))
 		vm_boot "$vo_dir" "$@"
+		tail -n +"$vo_from" "$vo_dir/ktap.txt" >"$vo_dir/seg"
+		: >"$vo_dir/excerpt"
+		console_verdicts "$vo_dir" "$vo_k" "$vo_rc" >"$vo_dir/verdicts"
+		tee -a "$vo_dir/ktap.txt" <"$vo_dir/verdicts" | prefix_lines
 		ktap_rows "$vo_k" "$vo_dir/ktap.txt" "$vo_dir/meta" >"$vo_dir/rows"
 		read -r vo_started vo_plan vo_n vo_open <"$vo_dir/meta"
 		[ "$vo_rc" != 0 ] || break
@@ -1207,6 +1342,11 @@ EOF
 		vo_try=$((vo_try + 1))
 		vo_err=$(tail -n 1 "$vo_dir/vm.stderr" 2>/dev/null | cut -c 1-160)
 		vo_why="the VM stopped ${vo_open:+during $vo_open }(scripts/vm exit $vo_rc${vo_err:+: $vo_err})"
+		if [ -n "$CV_EMU" ]; then
+			vo_why="$vo_why: the emulator's, $CV_EMU"
+		elif grep -q "^$vo_open$TAB" "$vo_dir/console-fails"; then
+			vo_why="$vo_why: fails $vo_open"
+		fi
 		[ "$vo_open" != - ] || vo_why="the VM stopped (scripts/vm exit $vo_rc${vo_err:+: $vo_err})"
 		echo "$vo_k: $vo_why" >>"$RUN_DIR/retried"
 		echo "# kernel $vo_k: $vo_why; booting again for the $((vo_plan - vo_n)) binaries without a result (retry $vo_try)" |
@@ -1217,6 +1357,7 @@ EOF
 		VM_RESUME_SKIP=$vo_n
 	done
 	VM_RESUME_SKIP=0
+	apply_console_fails "$vo_dir/rows" "$vo_dir/console-fails"
 	vo_fail=$(awk -F "$TAB" '$3 == "fail"' "$vo_dir/rows" | wc -l | tr -d ' ')
 	vo_err=$(tail -n 1 "$vo_dir/vm.stderr" 2>/dev/null | cut -c 1-160)
 	if [ "$vo_started" = 0 ]; then
@@ -1230,6 +1371,8 @@ EOF
 		if [ "$vo_rc" = "$FAULT_REBOOT_EXIT" ]; then
 			vo_stop="it ended on an emulator fault in $vo_at in $vo_same fresh kernels in a row ($vo_faults fault reboots in all)"
 		fi
+		vo_cf=$(awk -F "$TAB" -v n="$vo_open" '$1 == n { print $2; exit }' "$vo_dir/console-fails")
+		vo_stop=${vo_cf:-$vo_stop}
 		printf '%s\t%s\tfail\t%s\n' "$vo_k" "$vo_open" "$vo_stop" >>"$vo_dir/rows"
 		vo_n=$((vo_n + 1))
 		vo_fail=$((vo_fail + 1))
@@ -1312,6 +1455,12 @@ EOF
 		if [ -f "$RUN_DIR/retried" ]; then
 			sed 's/^/# booted again after: /' "$RUN_DIR/retried"
 		fi
+		while IFS= read -r vm_k; do
+			vm_d=$RUN_DIR/$(sanitize "$vm_k")
+			[ -s "$vm_d/console-fails" ] || continue
+			awk -F "$TAB" -v k="$vm_k" '!seen[$1]++ { print "# L1 kernel failed " k "/" $1 ": " substr($2, 1, 300) }' \
+				"$vm_d/console-fails"
+		done <"$WORK/labels"
 		if [ "$PASSED" = 0 ] && [ "$FAILED" = 0 ] && [ "$VM_INFRA" = 0 ]; then
 			echo "# every selected test skipped: nothing was tested"
 		fi
@@ -1606,6 +1755,20 @@ def load_runs(a):
                 t['log_file'], t['kmsg_file'] = base + '.log', base + '.kmsg'
         else:
             write_logs(run, d)
+        cf = os.path.join(d, 'console-fails')
+        if label != 'host' and os.path.exists(cf):
+            why = {}
+            for c in open(cf, errors='replace'):
+                n, _, r = c.rstrip('\n').partition('\t')
+                why.setdefault(n, r)
+            for t in run['tests']:
+                if t['name'] in why:
+                    r = why[t['name']]
+                    if t['status'] == 'fail' and t['reason']:
+                        r += '; ' + t['reason']
+                    elif t['status'] != 'fail':
+                        r += ' (its rerun: %s)' % t['status']
+                    t['status'], t['reason'] = 'fail', r
         for f in ('infra', 'missing', 'nmissing'):
             p = os.path.join(d, f)
             run[f] = open(p).read().strip() if label != 'host' and os.path.exists(p) else None

@@ -26,12 +26,12 @@ static bool under_qemu_tcg(void)
 
 static const struct known_bug_info known_bugs[NR_KNOWN_BUGS] = {
 	[KNOWN_BUG_XAPIC_ID_ALIAS] = {
-		"vCPUs sharing an 8-bit xAPIC ID: only one of them receives",
+		"vCPUs sharing an 8-bit xAPIC ID: a physical IPI to it reaches only the lowest-numbered of them",
 		KVER(6, 3),
 		"KVM: x86: Honor architectural behavior for aliased 8-bit APIC IDs",
 	},
 	[KNOWN_BUG_XAPIC_LDR_ALIAS] = {
-		"vCPUs sharing a logical ID or a multi-bit LDR: only one of them receives",
+		"vCPUs sharing a logical ID bit or with a multi-bit LDR: a vCPU answers only to its LDR's lowest bit, and of the vCPUs on one bit only the highest-numbered receives",
 		KVER(6, 3),
 		"KVM: x86: Disable APIC logical map if vCPUs are aliased in logical mode",
 	},

@@ -14,13 +14,30 @@
 #include "vm.h"
 #include "x86/apic.h"
 
-FAULT(self_ipi_skip_one, "*self_ipi", "", "the guest sends one self-IPI fewer than it counts");
-FAULT(skip_eoi, "*self_ipi", "", "the handler skips one EOI (vector stays in ISR)");
-FAULT(tpr_too_low, "*tpr_masking", "", "TPR class one below the masked vector's");
-FAULT(lapic_tpr_mismatch, "*tpr_masking", "", "the host expects a different TPR from KVM_GET_LAPIC");
-FAULT(sender_skips_one, "*physical_ipi_halted", "", "the sender skips one IPI");
-FAULT(target_if0, "*physical_ipi_halted", "", "the target halts once with IF=0 (cli; hlt)");
-FAULT(halt_exit_extra, "*physical_ipi_halted", "", "expect one halt exit more than HLTs executed");
+FAULT(self_ipi_skip_one, "mode.x2apic.self_ipi", "handled[SELF_VEC] == before + 1",
+      "the guest sends one self-IPI fewer than it counts");
+FAULT(skip_eoi, "mode.xapic.self_ipi", "still in ISR after EOI",
+      "the handler skips one EOI (vector stays in ISR)");
+FAULT(eoi_first, "mode.x2apic.self_ipi", "not in ISR in its handler",
+      "the handler EOIs once before it looks at ISR");
+FAULT(tpr_too_low, "mode.xapic.tpr_masking", "handled[LOW_VEC] == 0",
+      "TPR class one below the masked vector's");
+FAULT(tpr_drop_if0, "mode.x2apic.tpr_masking", "not taken on the instruction after TPR dropped",
+      "the guest lowers TPR with IF=0 (the held vector waits for STI)");
+FAULT(lapic_tpr_mismatch, "mode.x2apic.tpr_masking", "Expected want_tpr (",
+      "the host expects a different TPR from KVM_GET_LAPIC");
+FAULT(vcpu_id_other, "mode.x2apic.tpr_masking", "Expected TPR_VCPU_ID (",
+      "the vCPU is created with the next id (its APIC ID and LDR follow)");
+FAULT(lapic_id_moved, "mode.xapic.tpr_masking", "Expected guest_id (",
+      "the guest moves its xAPIC ID after reading it (KVM_GET_LAPIC differs)");
+FAULT(lapic_ldr_moved, "mode.xapic.tpr_masking", "Expected guest_ldr (",
+      "the guest moves its LDR after reading it (KVM_GET_LAPIC differs)");
+FAULT(sender_skips_one, "mode.xapic.physical_ipi_halted", "not taken by the halted target",
+      "the sender skips one IPI");
+FAULT(target_if0, "mode.x2apic.physical_ipi_halted", "not taken by the halted target",
+      "the target halts once with IF=0 (cli; hlt)");
+FAULT(halt_exit_extra, "mode.xapic.physical_ipi_halted", "Expected hlts + (",
+      "expect one halt exit more than HLTs executed");
 
 #define SELF_VEC	0x41
 #define LOW_VEC		0x45	/* class 4 */
@@ -28,23 +45,24 @@ FAULT(halt_exit_extra, "*physical_ipi_halted", "", "expect one halt exit more th
 #define IPI_VEC		0x52
 
 static volatile u32 handled[256];
-static volatile u32 isr_in_handler_bad, isr_after_eoi_bad;
-static volatile u32 skipped_eoi;
 
+/*
+ * ISR holds the vector while its handler runs and loses it at EOI: checked
+ * in the handler itself, so a failure names the round.
+ */
 static void guest_self_handler(struct ex_regs *regs)
 {
 	u8 vec = regs->vector;
+	u32 n = handled[vec]++;
 
-	if (!apic_vec_test(APIC_ISR, vec))
-		isr_in_handler_bad++;
-	handled[vec]++;
-	if (fault_skip_eoi && !skipped_eoi) {
-		skipped_eoi = 1;
-		return;
-	}
-	apic_eoi();
-	if (apic_vec_test(APIC_ISR, vec))
-		isr_after_eoi_bad++;
+	if (fault_eoi_first && n == 1)
+		apic_eoi();
+	GUEST_ASSERT(apic_vec_test(APIC_ISR, vec),
+		     "round %u: vector 0x%x not in ISR in its handler", n, vec);
+	if (!(fault_skip_eoi && n == 1))
+		apic_eoi();
+	GUEST_ASSERT(!apic_vec_test(APIC_ISR, vec),
+		     "round %u: vector 0x%x still in ISR after EOI", n, vec);
 }
 
 static void guest_self_ipi(u64 x2apic, u64 rounds)
@@ -74,8 +92,6 @@ static void guest_self_ipi(u64 x2apic, u64 rounds)
 			     "round %llu: still pending after delivery", i);
 	}
 	sti();
-	GUEST_ASSERT_EQ(isr_in_handler_bad, 0);
-	GUEST_ASSERT_EQ(isr_after_eoi_bad, 0);
 	GUEST_ASSERT(!apic_vec_test(APIC_ISR, SELF_VEC), "ISR left set");
 }
 
@@ -94,7 +110,6 @@ TEST_F(mode, self_ipi)
 	struct ucall uc;
 
 	memset((void *)handled, 0, sizeof(handled));
-	isr_in_handler_bad = isr_after_eoi_bad = skipped_eoi = 0;
 	vm_install_handler(vm, SELF_VEC, guest_self_handler);
 	vcpu_args_set(vcpu, variant->x2apic, rounds);
 	vcpu_run_expect(vcpu, UCALL_DONE, &uc);
@@ -106,6 +121,7 @@ TEST_F(mode, self_ipi)
 static void guest_tpr(u64 x2apic)
 {
 	u32 tpr = fault_tpr_too_low ? 0x30 : 0x40;
+	u32 id, ldr, got;
 
 	if (x2apic)
 		x2apic_enable();
@@ -122,10 +138,26 @@ static void guest_tpr(u64 x2apic)
 	GUEST_ASSERT_EQ(handled[LOW_VEC], 0);
 	GUEST_ASSERT(apic_vec_test(APIC_IRR, LOW_VEC), "masked vector not in IRR");
 	/* the host compares KVM_GET_LAPIC with what the guest reads */
-	GUEST_SYNC(apic_read(APIC_ID), apic_read(APIC_LDR), apic_read(APIC_TPR),
-		   apic_read(APIC_PPR));
+	id = apic_id();
+	ldr = apic_read(APIC_LDR);
+	if (fault_lapic_id_moved)
+		apic_write(APIC_ID, (id + 1) << 24);
+	if (fault_lapic_ldr_moved)
+		apic_write(APIC_LDR, ldr << 1);
+	GUEST_SYNC(id, ldr, apic_read(APIC_TPR), apic_read(APIC_PPR));
+	/*
+	 * Lowering TPR makes the held vector deliverable: it must be taken
+	 * before the next instruction, which reads the count (no VM exit in
+	 * between that would give KVM a second chance to inject).
+	 */
+	if (fault_tpr_drop_if0)
+		cli();
 	apic_write(APIC_TPR, 0);
-	guest_udelay(100);
+	got = handled[LOW_VEC];
+	sti();
+	GUEST_ASSERT(got == 1,
+		     "vector 0x%x not taken on the instruction after TPR dropped (count %u)",
+		     LOW_VEC, got);
 	GUEST_ASSERT_EQ(handled[LOW_VEC], 1);
 	GUEST_ASSERT(!apic_vec_test(APIC_IRR, LOW_VEC), "still pending");
 }
@@ -136,13 +168,18 @@ static void guest_count_eoi(struct ex_regs *regs)
 	apic_eoi();
 }
 
+/* A vCPU id other than 0, so that ID and LDR checks see non-zero values. */
+#define TPR_VCPU_ID	3
+
 TEST_F(mode, tpr_masking)
 {
 	struct kvm_vm *vm = vm_create(IRQCHIP_KERNEL);
-	struct kvm_vcpu *vcpu = vm_add_vcpu(vm, 0, guest_tpr);
+	struct kvm_vcpu *vcpu = vm_add_vcpu(vm, TPR_VCPU_ID + fault_vcpu_id_other,
+					    guest_tpr);
 	struct kvm_lapic_state st;
 	struct ucall uc;
-	u32 id, ldr, want_tpr = fault_lapic_tpr_mismatch ? 0x50 : 0x40;
+	u32 want_tpr = fault_lapic_tpr_mismatch ? 0x50 : 0x40;
+	u32 guest_id, guest_ldr, lapic_id, lapic_ldr;
 
 	memset((void *)handled, 0, sizeof(handled));
 	vm_install_handler(vm, LOW_VEC, guest_count_eoi);
@@ -152,18 +189,21 @@ TEST_F(mode, tpr_masking)
 	vcpu_lapic_get(vcpu, &st);
 	/* KVM_GET_LAPIC uses the xAPIC layout unless KVM_CAP_X2APIC_API's
 	 * 32-bit IDs are enabled (they are not here): ID in bits 31:24. */
-	id = lapic_state_reg(&st, APIC_ID);
-	ldr = lapic_state_reg(&st, APIC_LDR);
+	guest_id = uc.args[0];
+	guest_ldr = uc.args[1];
+	lapic_id = lapic_state_reg(&st, APIC_ID) >> 24;
+	lapic_ldr = lapic_state_reg(&st, APIC_LDR);
+	EXPECT_EQ(TPR_VCPU_ID, guest_id);
+	EXPECT_EQ(guest_id, lapic_id);
 	if (variant->x2apic) {
-		EXPECT_EQ(uc.args[0], id >> 24);
-		EXPECT_EQ(x2apic_logical_id(0), uc.args[1]);
+		EXPECT_EQ(x2apic_logical_id(TPR_VCPU_ID), guest_ldr);
 	} else {
-		EXPECT_EQ(uc.args[0], id);
-		EXPECT_EQ(0x04000000u, uc.args[1]);
+		EXPECT_EQ(0x04000000u, guest_ldr);
 	}
-	EXPECT_EQ(uc.args[1], ldr);
+	EXPECT_EQ(guest_ldr, lapic_ldr);
 	EXPECT_EQ(want_tpr, lapic_state_reg(&st, APIC_TPR));
 	EXPECT_EQ(uc.args[2], lapic_state_reg(&st, APIC_TPR));
+	EXPECT_EQ(uc.args[3], lapic_state_reg(&st, APIC_PPR));
 	EXPECT_TRUE(lapic_state_vec_test(&st, APIC_IRR, LOW_VEC));
 	EXPECT_FALSE(lapic_state_vec_test(&st, APIC_IRR, HIGH_VEC));
 	EXPECT_FALSE(lapic_state_vec_test(&st, APIC_ISR, LOW_VEC));
@@ -175,6 +215,7 @@ TEST_F(mode, tpr_masking)
 }
 
 /* One IPI in flight: the target arms round i, halts, the sender sends. */
+#define IPI_TAKEN_US	2000000u
 static u32 armed, received, hlts, sender_ready;
 
 static void guest_halt_target(struct ex_regs *regs)
@@ -186,6 +227,7 @@ static void guest_halt_target(struct ex_regs *regs)
 static void guest_physical(u64 x2apic, u64 rounds)
 {
 	u32 me = this_cpu_id(), i;
+	u64 t0;
 
 	if (x2apic)
 		x2apic_enable();
@@ -219,9 +261,17 @@ static void guest_physical(u64 x2apic, u64 rounds)
 		while (__atomic_load_n(&armed, __ATOMIC_ACQUIRE) <= i)
 			cpu_relax();
 		guest_udelay(200);	/* let the target reach HLT */
-		if (fault_sender_skips_one && i == rounds / 2)
-			continue;
-		apic_icr_write(1, apic_icr_low(IPI_VEC, APIC_DM_FIXED, false, 0));
+		if (!(fault_sender_skips_one && i == rounds / 2))
+			apic_icr_write(1, apic_icr_low(IPI_VEC, APIC_DM_FIXED,
+							 false, 0));
+		/* a bounded wait: a lost wakeup fails here, not at the deadline */
+		t0 = rdtsc();
+		while (__atomic_load_n(&received, __ATOMIC_ACQUIRE) <= i) {
+			GUEST_ASSERT(rdtsc() - t0 < IPI_TAKEN_US * guest_tsc_khz / 1000,
+				     "IPI %u not taken by the halted target within %u ms",
+				     i, IPI_TAKEN_US / 1000);
+			cpu_relax();
+		}
 	}
 }
 

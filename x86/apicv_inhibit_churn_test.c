@@ -47,14 +47,24 @@
 #include "x86/hyperv.h"
 #include "x86/irqchip.h"
 
-FAULT(drop_one_delivery, "*.delivery", "",
+FAULT(drop_one_delivery, "inhibit_churn.blockirq.delivery", "ring IPIs taken",
       "the counter check expects one ring IPI fewer at vCPU 0 than was sent");
-FAULT(withhold_one_ipi, "*.pit.delivery", "",
+FAULT(count_extra_self_ipi, "inhibit_churn.blockirq.delivery",
+      "self-IPIs taken",
+      "vCPU 0 counts one self-IPI it never sends");
+FAULT(count_extra_timer, "inhibit_churn.blockirq.delivery",
+      "timer ticks taken",
+      "vCPU 0 counts one timer tick it never arms");
+FAULT(withhold_one_ipi, "inhibit_churn.pit.delivery", "made no progress for",
       "vCPU 1 skips one ring IPI: its successor must be reported stuck");
-FAULT(expect_wrong_mask, "*.activity", "",
-      "the final-mask check expects the first flipper's bit inverted");
-FAULT(break_chain, "*.all.activity", "",
+FAULT(contradict_last_op, "inhibit_churn.blockirq.activity", "final inhibits",
+      "the first flipper's last operation is the opposite of what it reports");
+FAULT(break_chain, "inhibit_churn.all.activity",
+      "inconsistent inhibit transition",
       "the transition check starts from a mask with one bit wrong");
+FAULT(blind_observer, "inhibit_churn.blockirq.activity",
+      "observer is blind to this VM",
+      "the observer records another process: the proof must fail before any mask is checked");
 
 #define MAX_WORKERS	4
 #define MAX_FLIPPERS	6
@@ -188,11 +198,16 @@ static void guest_worker(void)
 					     RING_VEC);
 
 		h = me->self_recv + 1;
+		/* The control's phantom: counted, never sent nor awaited. */
+		if (fault_count_extra_self_ipi && id == 0 && k == 2)
+			WRITE_ONCE(me->self_sent, me->self_sent + 1);
 		WRITE_ONCE(me->self_sent, me->self_sent + 1);
 		apic_self_ipi(SELF_VEC);
 		wait_for(&me->self_recv, h);
 
 		h = me->timer_recv + 1;
+		if (fault_count_extra_timer && id == 0 && k == 2)
+			WRITE_ONCE(me->timer_armed, me->timer_armed + 1);
 		WRITE_ONCE(me->timer_armed, me->timer_armed + 1);
 		apic_write(APIC_TMICT, TIMER_NS);
 		wait_for(&me->timer_recv, h);
@@ -241,6 +256,7 @@ struct flipper {
 	u32 home_id, moved_id;
 	pthread_t thread;
 	bool final_on, ever_on;
+	bool contradict;		/* negative control: last op inverted */
 	u64 flips;			/* on+off pairs done */
 	u64 op_start;			/* now_ns() inside an op, else 0 */
 	u64 op_max_ns, op_total_ns, ops;
@@ -313,7 +329,7 @@ static void *flipper_main(void *arg)
 		if (!(++f->flips % FLIP_BURST) && throttle)
 			wait_drained();
 	}
-	if (f->final_on)
+	if (f->final_on != f->contradict)
 		flip_op(f, true);
 	return NULL;
 }
@@ -435,6 +451,8 @@ static void churn_setup(FIXTURE_DATA(inhibit_churn) *self,
 		      flip_name[variant->kinds[0]]);
 	if (observing()) {
 		self->o = apicv_observer_start();
+		if (fault_blind_observer)
+			apicv_observer_blind(self->o);
 		r = apicv_observer_high_rate(self->o, 4096);
 		TEST_ASSERT(!r, "%s: trace_clock/buffer_size_kb: %s",
 			    apicv_observer_path(self->o), strerror(-r));
@@ -460,6 +478,7 @@ static void churn_setup(FIXTURE_DATA(inhibit_churn) *self,
 			     spare, i);
 		/* Each flipper leaves its reason as the seed says. */
 		self->fl[i].final_on = prng_below(&self->rng, 2);
+		self->fl[i].contradict = fault_contradict_last_op && !i;
 	}
 	if (anchor) {
 		struct kvm_vcpu *a = vm_add_vcpu(self->vm, nworkers + i,
@@ -475,6 +494,8 @@ static void churn_setup(FIXTURE_DATA(inhibit_churn) *self,
 		return;
 	}
 	throttle = true;
+	/* Before any mask is trusted: the observer sees this VM (vCPU 0). */
+	apicv_observer_prove(self->o, self->vm->vcpus[0]);
 	apicv_observer_settle(self->o, 50, 3000);
 	self->mark = apicv_observer_mark(self->o);
 	self->base = apicv_observer_mask_known(self->o, &known);
@@ -560,8 +581,6 @@ static u64 expected_mask(FIXTURE_DATA(inhibit_churn) *self, u64 *driven)
 		if (f->final_on || (f->ever_on && apicv_reason_sticky(r)))
 			want |= bit;
 	}
-	if (fault_expect_wrong_mask && self->nfl)
-		want ^= apicv_reason_mask(flip_reason[self->fl[0].kind]);
 	return want;
 }
 

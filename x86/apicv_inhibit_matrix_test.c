@@ -24,10 +24,53 @@
 #include "x86/apic.h"
 #include "x86/apicv.h"
 
-FAULT(expect_wrong_reason, "*reason_blockirq*", "",
-      "BLOCKIRQ's subtest expects the next reason's bit instead");
-FAULT(skip_the_clear, "*reason_absent*", "",
+/* Each inhibit subtest's own assertion, one control each. */
+FAULT(skip_the_clear, "inhibit.reason_absent",
+      "KVM_CREATE_IRQCHIP: wrong inhibits",
       "the irqchip is never created, yet ABSENT is expected to clear");
+FAULT(hyperv_masked_sint, "inhibit.reason_hyperv",
+      "SINT0 with AutoEOI: wrong inhibits",
+      "the AutoEOI SINT is written masked, which must not inhibit");
+FAULT(expect_wrong_reason, "inhibit.reason_blockirq",
+      "KVM_SET_GUEST_DEBUG BLOCKIRQ: wrong inhibits",
+      "BLOCKIRQ's subtest expects the next reason's bit instead");
+FAULT(pit_reinject_kept, "inhibit.reason_pit_reinj",
+      "KVM_REINJECT_CONTROL 0: wrong inhibits",
+      "the first KVM_REINJECT_CONTROL 0 asks for reinject again");
+FAULT(apic_id_wrong_stickiness, "inhibit.reason_apic_id_modified",
+      "xAPIC ID back to 0: wrong inhibits",
+      "expects the other kernel generation's APIC_ID_MODIFIED (sticky before 6.3, dynamic from it)");
+FAULT(apic_base_expect_clear, "inhibit.reason_apic_base_modified",
+      "APIC base back to 0xfee00000: wrong inhibits",
+      "expects APIC_BASE_MODIFIED to clear, as if it were not sticky");
+FAULT(alias_other_id, "inhibit.reason_physical_id_aliased",
+      "two vCPUs with xAPIC ID 0: wrong inhibits",
+      "vCPU 1 takes xAPIC ID 2, which aliases no one");
+FAULT(logical_ids_distinct, "inhibit.reason_logical_id_aliased",
+      "two vCPUs on flat logical ID 0x01: wrong inhibits",
+      "vCPU 1 takes logical ID 0x04, which aliases no one");
+FAULT(id_within_limit, "inhibit.reason_physical_id_too_big",
+      "vCPU id above the AVIC limit: wrong inhibits",
+      "the new vCPU's id is the AVIC limit itself, not above it");
+FAULT(combination_clears_both, "inhibit.combination",
+      "first reason cleared: wrong inhibits",
+      "clearing the first reason clears the second too: the VM must stay inhibited");
+FAULT(expect_injected_uninhibited, "inhibit.delivery_cross_check",
+      "uninhibited VM: expected every self-IPI injected",
+      "the uninhibited half expects KVM to inject the burst");
+FAULT(blind_observer, "inhibit.reason_logical_id_aliased",
+      "observer is blind to this VM",
+      "the observer records another process: the proof must fail before an unchanged mask is asserted");
+FAULT(keep_instance, "global.observer_cleanup", "still exists after stop",
+      "the tracefs instance is left behind instead of stopped");
+FAULT(parse_with_6_1_table, "global.trace_parse",
+      "line 4: got APIC_ID_MODIFIED",
+      "every recorded line is parsed with Debian 6.1's bit layout");
+FAULT(table_6_3_as_6_2, "global.reason_table",
+      "PHYSICAL_ID_ALIASED on 6.3: bit -1",
+      "the 6.3 layout is looked up as 6.2's");
+FAULT(kernel_table_6_1, "global.table_matches_kernel", "table says bit",
+      "the kernel's own bits are compared with the 6.1 table");
 
 /* Local constants: self-contained, whatever hyperv.h grows into. */
 #define APICBASE_BSP		BIT(8)
@@ -72,7 +115,7 @@ static u64 __expect(struct apicv_observer *o, u64 mark, u64 before, u64 set,
 	    ((mask ^ before) & ~(set | clr))) {
 		apicv_observer_dump(o, mark, what);
 		test_fail_at(__FILE__, line, NULL,
-			     "%s: inhibits %s%s, expected set %s, clear %s, rest as before (%s)",
+			     "%s: wrong inhibits %s%s, expected set %s, clear %s, rest as before (%s)",
 			     what, known ? "" : "unknown ",
 			     apicv_mask_str(mask, b1, sizeof(b1)),
 			     apicv_mask_str(set, b2, sizeof(b2)),
@@ -126,10 +169,22 @@ static void require_reason(enum apicv_reason r, const char *when)
 		     h->kver & 0xff, apicv_reason_name(r), when);
 }
 
+/* The table's stickiness of @r, inverted by @r's negative control. */
+static bool sticky(enum apicv_reason r)
+{
+	bool s = apicv_reason_sticky(r);
+
+	if (r == APICV_REASON_APIC_ID_MODIFIED)
+		return s != fault_apic_id_wrong_stickiness;
+	if (r == APICV_REASON_APIC_BASE_MODIFIED)
+		return s != fault_apic_base_expect_clear;
+	return s;
+}
+
 /* Clear when dynamic, stays when sticky: what the table says. */
 static void after_undo(enum apicv_reason r, u64 *set, u64 *clr)
 {
-	if (apicv_reason_sticky(r)) {
+	if (sticky(r)) {
 		*set = apicv_reason_mask(r);
 		*clr = 0;
 	} else {
@@ -184,6 +239,13 @@ static void synic_autoeoi(struct kvm_vcpu *vcpu, bool on)
 					    : HV_SINT_MASKED);
 }
 
+/* A masked AutoEOI SINT, which KVM must not count (negative control). */
+static void synic_autoeoi_masked(struct kvm_vcpu *vcpu)
+{
+	vcpu_set_msr(vcpu, HV_MSR_SINT0,
+		     SINT_VECTOR | HV_SINT_AUTO_EOI | HV_SINT_MASKED);
+}
+
 /* ---- the fixture ------------------------------------------------------- */
 
 FIXTURE(inhibit) {
@@ -195,6 +257,8 @@ FIXTURE_SETUP(inhibit)
 {
 	self->vm = NULL;
 	self->o = apicv_observer_start();
+	if (fault_blind_observer)
+		apicv_observer_blind(self->o);
 	test_log("apicv: %s; tracing in %s", apicv_host()->why,
 		 apicv_observer_path(self->o));
 }
@@ -206,16 +270,19 @@ FIXTURE_TEARDOWN(inhibit)
 	apicv_observer_stop(self->o);
 }
 
-/* A VM with an in-kernel irqchip and @n idle vCPUs; returns its mask. */
+/*
+ * A VM with an in-kernel irqchip and @n (>= 1) idle vCPUs, the observer
+ * proven to see it; returns its mask.
+ */
 static u64 new_vm(FIXTURE_DATA(inhibit) *self, enum irqchip_mode mode, int n)
 {
 	bool known;
 	u64 mask;
 
 	self->vm = vm_create(mode);
-	if (n)
-		vm_add_vcpus(self->vm, n, guest_idle);
-	settle(self->o);
+	vm_add_vcpus(self->vm, n, guest_idle);
+	/* Before any "unchanged" or "never seen": the observer sees it. */
+	apicv_observer_prove(self->o, self->vm->vcpus[0]);
 	mask = apicv_observer_mask_known(self->o, &known);
 	TEST_ASSERT(known, "no inhibit event after creating a VM (%s)",
 		    apicv_observer_path(self->o));
@@ -230,6 +297,12 @@ TEST_F(inhibit, reason_absent)
 	u64 absent = apicv_reason_mask(APICV_REASON_ABSENT);
 	u64 m, mark = apicv_observer_mark(o);
 	struct kvm_vm *vm2;
+
+	/* The VM under test has no vCPU to prove with: a throwaway one has. */
+	vm2 = vm_create(IRQCHIP_KERNEL);
+	apicv_observer_prove(o, vm_add_vcpu(vm2, 0, guest_idle));
+	vm_free(vm2);
+	mark = apicv_observer_mark(o);
 
 	/* Before the first event the mask is unknown: all bits "changed". */
 	self->vm = vm_create(IRQCHIP_DEFERRED);
@@ -261,7 +334,10 @@ TEST_F(inhibit, reason_hyperv)
 	vcpu_enable_cap(vcpu, KVM_CAP_HYPERV_SYNIC2, 0);
 	m = settle(o);
 	mark = apicv_observer_mark(o);
-	synic_autoeoi(vcpu, true);
+	if (fault_hyperv_masked_sint)
+		synic_autoeoi_masked(vcpu);
+	else
+		synic_autoeoi(vcpu, true);
 	if (!apicv_reason_honoured(r)) {
 		expect_never(o, mark, r, "SINT0 with AutoEOI");
 		return;
@@ -311,7 +387,7 @@ TEST_F(inhibit, reason_pit_reinj)
 	}
 	/* KVM_CREATE_PIT2 starts in reinject mode. */
 	m = expect_mask(o, mark, m, want(r), 0, "KVM_CREATE_PIT2");
-	pit_reinject(self->vm, false);
+	pit_reinject(self->vm, fault_pit_reinject_kept);
 	m = expect_mask(o, mark, m, 0, bit, "KVM_REINJECT_CONTROL 0");
 	pit_reinject(self->vm, true);
 	m = expect_mask(o, mark, m, bit, 0, "KVM_REINJECT_CONTROL 1");
@@ -374,7 +450,7 @@ TEST_F(inhibit, reason_physical_id_aliased)
 	vcpu = self->vm->vcpus[1];
 	mark = apicv_observer_mark(o);
 	/* vCPU 1 takes vCPU 0's xAPIC ID: the companions say what comes along. */
-	lapic_set_reg(vcpu, APIC_ID, 0);
+	lapic_set_reg(vcpu, APIC_ID, fault_alias_other_id ? 2u << 24 : 0);
 	with = apicv_reason_companions(r);
 	if (!apicv_reason_honoured(r)) {
 		expect_never(o, mark, r, "two vCPUs with xAPIC ID 0");
@@ -421,7 +497,8 @@ TEST_F(inhibit, reason_logical_id_aliased)
 	m = expect_mask(o, apicv_observer_mark(o), m, 0, 0,
 			"flat logical IDs 0x01 and 0x02");
 	mark = apicv_observer_mark(o);
-	set_logical(self->vm->vcpus[1], 0x01);
+	set_logical(self->vm->vcpus[1],
+		    fault_logical_ids_distinct ? 0x04 : 0x01);
 	if (!apicv_reason_honoured(r)) {
 		expect_never(o, mark, r, "two vCPUs on flat logical ID 0x01");
 		return;
@@ -442,7 +519,7 @@ TEST_F(inhibit, reason_physical_id_too_big)
 
 	require_reason(r, "added in 6.17; older kernels refuse such vCPU ids");
 	/* On VMX (no AVIC limit) 0xff: the reason must never show there. */
-	id = (apicv_host()->avic_max_id ?: 0xfe) + 1;
+	id = (apicv_host()->avic_max_id ?: 0xfe) + !fault_id_within_limit;
 	m = new_vm(self, IRQCHIP_KERNEL, 1);
 	mark = apicv_observer_mark(o);
 	vm_add_vcpu(self->vm, id, guest_idle);
@@ -484,6 +561,12 @@ TEST_F(inhibit, combination)
 		synic_autoeoi(vcpu, true);
 	m = expect_mask(o, mark, m, ma | mb, 0, "both reasons");
 	set_guest_debug(vcpu, false);
+	if (fault_combination_clears_both) {
+		if (b == APICV_REASON_PIT_REINJ)
+			pit_reinject(self->vm, false);
+		else
+			synic_autoeoi(vcpu, false);
+	}
 	m = expect_mask(o, mark, m, mb, ma, "first reason cleared");
 	TEST_ASSERT(m != 0, "VM reported uninhibited with %s still set",
 		    apicv_reason_name(b));
@@ -528,7 +611,8 @@ TEST(observer_cleanup)
 	o = apicv_observer_start();
 	snprintf(path, sizeof(path), "%s", apicv_observer_path(o));
 	ASSERT_EQ(0, access(path, F_OK));
-	apicv_observer_stop(o);
+	if (!fault_keep_instance)
+		apicv_observer_stop(o);
 	ASSERT_NE(0, access(path, F_OK)) {
 		TH_LOG("%s still exists after stop", path);
 	}
@@ -591,13 +675,20 @@ TEST_F(inhibit, delivery_cross_check)
 	self->vm = vm_create(IRQCHIP_KERNEL);
 	vcpu = vm_add_vcpu(self->vm, 0, guest_burst);
 	vm_install_handler(self->vm, BURST_VECTOR, burst_handler);
-	ASSERT_EQ(0, settle(o));
+	ASSERT_EQ(0, apicv_observer_prove(o, vcpu));
 
 	/* Uninhibited: the self-IPIs bypass KVM's injection. */
 	apicv_burst_begin(&burst, vcpu);
 	vcpu_run_expect(vcpu, UCALL_SYNC, &uc);
 	d = apicv_burst_end(&burst, BURST_N);
 	ASSERT_EQ(BURST_N, READ_ONCE(burst_seen));
+	if (fault_expect_injected_uninhibited) {
+		ASSERT_EQ(APICV_DELIVERY_INJECTED, d) {
+			TH_LOG("uninhibited VM: expected every self-IPI "
+			       "injected, %llu of %d were",
+			       (unsigned long long)burst.injections, BURST_N);
+		}
+	}
 	ASSERT_EQ(APICV_DELIVERY_ACCELERATED, d) {
 		TH_LOG("uninhibited VM: %llu of %d self-IPIs injected by KVM",
 		       (unsigned long long)burst.injections, BURST_N);
@@ -676,7 +767,9 @@ TEST(trace_parse)
 
 	for (i = 0; i < ARRAY_SIZE(parse_cases); i++) {
 		const struct parse_case *c = &parse_cases[i];
-		bool ok = apicv_trace_parse_for(c->line, &t, c->kver);
+		bool ok = apicv_trace_parse_for(c->line, &t,
+						fault_parse_with_6_1_table ?
+						KVER(6, 1) : c->kver);
 
 		ASSERT_EQ(c->ok, ok) {
 			TH_LOG("line %u: '%s'", i, c->line);
@@ -699,12 +792,18 @@ TEST(trace_parse)
 /* The table's layout for each kernel generation. */
 TEST(reason_table)
 {
+	int bit;
+
 	ASSERT_EQ(8, apicv_reason_bit_for(APICV_REASON_PIT_REINJ, KVER(6, 1)));
 	ASSERT_EQ(9, apicv_reason_bit_for(APICV_REASON_PIT_REINJ, KVER(6, 12)));
 	ASSERT_EQ(-1, apicv_reason_bit_for(APICV_REASON_PHYSICAL_ID_ALIASED,
 					   KVER(6, 1)));
-	ASSERT_EQ(4, apicv_reason_bit_for(APICV_REASON_PHYSICAL_ID_ALIASED,
-					  KVER(6, 3)));
+	bit = apicv_reason_bit_for(APICV_REASON_PHYSICAL_ID_ALIASED,
+				   fault_table_6_3_as_6_2 ? KVER(6, 2) :
+							    KVER(6, 3));
+	ASSERT_EQ(4, bit) {
+		TH_LOG("PHYSICAL_ID_ALIASED on 6.3: bit %d", bit);
+	}
 	ASSERT_EQ(-1, apicv_reason_bit_for(APICV_REASON_PHYSICAL_ID_TOO_BIG,
 					   KVER(6, 12)));
 	ASSERT_EQ(12, apicv_reason_bit_for(APICV_REASON_PHYSICAL_ID_TOO_BIG,
@@ -721,6 +820,9 @@ TEST(table_matches_kernel)
 {
 	unsigned int kver = kernel_version();
 	int r;
+
+	if (fault_kernel_table_6_1)
+		kver = KVER(6, 1);
 
 	TEST_REQUIRE(apicv_reason_bits_from_kernel(),
 		     "no inhibit names in the kvm_apicv_inhibit_changed format on %u.%u (needs 6.11+, kvm loaded, tracefs readable)",

@@ -20,17 +20,25 @@
 #include "x86/apic.h"
 #include "x86/irqchip.h"
 
-FAULT(drop_one_extint, "*delivery*", "", "the host skips raising one ExtINT");
-FAULT(double_extint, "*delivery*", "", "the host raises one ExtINT twice");
-FAULT(expect_irq_in_cli, "*delivery*", "",
+FAULT(drop_one_extint, "extint.kernel.delivery", "never delivered",
+      "the host skips raising one ExtINT");
+FAULT(double_extint, "extint.split.delivery", "delivered, host raised up to",
+      "the host raises one ExtINT twice");
+FAULT(expect_irq_in_cli, "extint.none.delivery", "interrupted IF=1 code",
       "the guest expects ExtINTs to land while IF=0 (check inverted)");
-FAULT(shadow_off_by_one, "*sti_shadow*", "",
+FAULT(shadow_off_by_one, "extint.kernel.sti_shadow", "shadow ends at",
       "expect delivery one instruction early, inside sti's shadow");
-FAULT(window_count_off, "*delivery*", "",
+FAULT(window_count_off, "extint.split.delivery",
+      "IRQ_WINDOW_OPEN exits, stat says",
       "expect one more userspace window exit than request_irq_exits says");
-FAULT(expect_no_busy_error, "extint.[ks]*.interrupt_ioctl_errors", "",
-      "expect a second KVM_INTERRUPT (or one with the in-kernel PIC) to work");
-FAULT(expect_first_vector, "extint.none.interrupt_ioctl_errors", "",
+FAULT(expect_no_busy_error, "extint.split.interrupt_ioctl_errors",
+      "second KVM_INTERRUPT: File exists",
+      "expect a second KVM_INTERRUPT to work while one ExtINT waits in KVM");
+FAULT(expect_pic_interrupt_ok, "extint.kernel.interrupt_ioctl_errors",
+      "first KVM_INTERRUPT: No such device or address",
+      "expect KVM_INTERRUPT to work with the in-kernel PIC");
+FAULT(expect_first_vector, "extint.none.interrupt_ioctl_errors",
+      "last vector 0x24, want 0x25",
       "without an irqchip, expect the first of two KVM_INTERRUPTs to win");
 
 #define PIC_BASE	0x20
@@ -418,8 +426,12 @@ static void guest_shadow(u64 mode, u64 rounds)
 		if (fault_shadow_off_by_one)
 			e1 = e2 = e1 - 1;
 		ok = last_rip == e1 || last_rip == e2;
-		/* One emulator quirk per run (known_bugs.h); a KVM that
-		 * ignores the shadow misses it in every round. */
+		/*
+		 * One emulator quirk per run (known_bugs.h). Here the CPU
+		 * ends the shadow before the window exit, so a KVM that
+		 * ignores the shadow in its own decisions still passes:
+		 * interrupt_shadow_test makes KVM decide inside one.
+		 */
 		if (!ok && shadow_quirk && !shadow_quirk_hits++)
 			ok = true;
 		GUEST_ASSERT(ok, "%s: delivered at 0x%llx, shadow ends at 0x%llx",
@@ -524,12 +536,10 @@ TEST_F(extint, interrupt_ioctl_errors)
 		want2 = 0;
 		break;
 	}
-	if (fault_expect_no_busy_error) {
-		if (want1 < 0)
-			want1 = 0;
-		if (want2 < 0)
-			want2 = 0;
-	}
+	if (fault_expect_no_busy_error && want2 < 0)
+		want2 = 0;
+	if (fault_expect_pic_interrupt_ok && want1 < 0)
+		want1 = 0;
 	EXPECT_EQ(want1, ioctl_r1) {
 		TH_LOG("first KVM_INTERRUPT: %s", strerror(-ioctl_r1));
 	}
@@ -539,7 +549,10 @@ TEST_F(extint, interrupt_ioctl_errors)
 	/* Exactly one ExtINT, the right vector, nothing else. */
 	EXPECT_EQ(1, uc.args[0]);
 	EXPECT_EQ(0, uc.args[1]);
-	EXPECT_EQ(fault_expect_first_vector ? OTHER_VEC : EXT_VEC, last_vec);
+	EXPECT_EQ(fault_expect_first_vector ? OTHER_VEC : EXT_VEC, last_vec) {
+		TH_LOG("last vector 0x%llx, want 0x%x", last_vec,
+		       fault_expect_first_vector ? OTHER_VEC : EXT_VEC);
+	}
 }
 
 APICV_TEST_MAIN

@@ -15,11 +15,17 @@
 #include "vm.h"
 #include "x86/apic.h"
 
-FAULT(sync_wrong_value, "*ucall_values*", "", "the guest sends one value off by one");
-FAULT(skip_ud_handler, "*exceptions*", "", "no #UD handler is installed");
-FAULT(one_vcpu_silent, "*all_vcpus_run*", "", "one vCPU never checks in");
-FAULT(lost_increment, "*shared_globals*", "", "the guest skips one increment");
-FAULT(env_fault_twice, "*env_fault_rerun*", "",
+FAULT(sync_wrong_value, "global.ucall_values",
+      "ucall argument 1: 0x123456789abcdf0, sent 0x123456789abcdef",
+      "the guest sends one value off by one");
+FAULT(skip_ud_handler, "global.exceptions", "unexpected vector 6 on vCPU 0",
+      "no #UD handler is installed");
+FAULT(one_vcpu_silent, "vcpus.two.all_vcpus_run",
+      "vCPUs checked in: 0x1 of 0x3", "one vCPU never checks in");
+FAULT(lost_increment, "global.shared_globals",
+      "guest increments seen: 999 of 1000", "the guest skips one increment");
+FAULT(env_fault_twice, "global.env_fault_rerun*",
+      "the emulator fault came back in all",
       "the emulator fault repeats in every attempt");
 
 #define MAGIC 0x0123456789abcdefull
@@ -41,7 +47,10 @@ TEST(ucall_values)
 	vcpu_run_expect(vcpu, UCALL_SYNC, &uc);
 	ASSERT_EQ(6, uc.nargs);
 	ASSERT_EQ(1, uc.args[0]);
-	ASSERT_EQ(MAGIC, uc.args[1]);
+	ASSERT_EQ(MAGIC, uc.args[1]) {
+		TH_LOG("ucall argument 1: 0x%llx, sent 0x%llx", uc.args[1],
+		       MAGIC);
+	}
 	ASSERT_EQ((u64)-1, uc.args[2]);
 	ASSERT_EQ(0, uc.args[3]);
 	ASSERT_EQ(0x80000000u, uc.args[4]);
@@ -138,7 +147,9 @@ TEST(shared_globals)
 	vcpu_args_set(vcpu, 1000);
 	vcpu_run_expect(vcpu, UCALL_SYNC, &uc);
 	EXPECT_EQ(33, shared_out);
-	EXPECT_EQ(1000, shared_counter);
+	EXPECT_EQ(1000, shared_counter) {
+		TH_LOG("guest increments seen: %llu of 1000", shared_counter);
+	}
 	shared_in = 5;
 	vcpu_run_expect(vcpu, UCALL_DONE, &uc);
 	EXPECT_EQ(15, shared_out);
@@ -173,7 +184,10 @@ TEST_F(vcpus, all_vcpus_run)
 	vm_add_vcpus(vm, variant->n, guest_check_in);
 	vm_threads_start(vm);
 	vm_wait_done(vm, 20000, "check in");
-	EXPECT_EQ((1ull << variant->n) - 1, checked_in);
+	EXPECT_EQ((1ull << variant->n) - 1, checked_in) {
+		TH_LOG("vCPUs checked in: 0x%llx of 0x%llx", checked_in,
+		       (1ull << variant->n) - 1);
+	}
 	vm_free(vm);
 }
 

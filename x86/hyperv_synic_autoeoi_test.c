@@ -21,19 +21,54 @@
 #include "x86/apicv.h"
 #include "x86/hyperv.h"
 
-FAULT(skip_eoi, "*normal.second_signal_waits_for_eoi", "", "the guest skips an EOI a normal SINT needs");
-FAULT(signal_one_fewer, "*.once_per_signal", "",
-      "the host signals one message fewer than the guest expects");
-FAULT(signal_one_more, "*.once_per_signal", "",
+FAULT(skip_eoi, "sint.xapic_normal.second_signal_waits_for_eoi",
+      "hits is 1 after", "the guest skips an EOI a normal SINT needs");
+FAULT(eoi_early, "sint.x2apic_normal.second_signal_waits_for_eoi",
+      "second signal delivered before EOI",
+      "the guest EOIs the first delivery before the second signal");
+FAULT(aeoi_dropped, "sint.xapic_autoeoi.once_per_signal",
+      "AutoEOI deliveries found the vector in ISR",
+      "the guest programs the AutoEOI variant's SINT without AutoEOI");
+FAULT(aeoi_added, "sint.x2apic_normal.once_per_signal",
+      "normal deliveries found the vector out of ISR",
+      "the guest programs the normal variant's SINT with AutoEOI");
+FAULT(signal_one_fewer, "sint.xapic_normal.once_per_signal",
+      "hits is 7 after", "the host sends the last signal one short");
+FAULT(signal_one_more, "sint.x2apic_autoeoi.once_per_signal",
+      "hits is 9, expected 8",
       "the host sends one signal more after the last expected one");
-FAULT(unmask, "*masked_delivers_nothing*", "",
-      "the guest programs the masked SINT unmasked");
-FAULT(same_vector_one_sint, "*same_vector_two_sints*", "",
+FAULT(unmask, "sint.xapic_autoeoi.masked_delivers_nothing",
+      "masked SINT delivered", "the guest programs the masked SINT unmasked");
+FAULT(same_vector_one_sint, "sint.x2apic_normal.same_vector_two_sints",
+      "hits is 1 after",
       "the second SINT gets no route: its signal goes nowhere");
-FAULT(tpr_low, "*tpr_holds_sint*", "", "the guest raises TPR one class too low");
-FAULT(wrong_ppr, "*lower_vector_vs_in_service*", "",
+FAULT(tpr_low, "sint.xapic_normal.tpr_holds_sint", "hits is 1, expected 0",
+      "the guest raises TPR one class too low");
+FAULT(wrong_ppr, "sint.xapic_normal.lower_vector_vs_in_service",
+      "low_hits is 0 after",
       "the guest expects the opposite PPR blocking of AutoEOI vs normal");
-FAULT(stimer_no_arm, "*stimer_*_mode", "", "the guest never arms the SynIC timer");
+FAULT(post_one_fewer, "sint.xapic_autoeoi.messages", "msg_seen is 5 after",
+      "the host posts the last message one short");
+FAULT(msg_misorder, "sint.x2apic_normal.messages", "messages out of order",
+      "the host numbers message 3 as 4");
+FAULT(msg_wrong_type, "sint.xapic_normal.messages",
+      "last_msg.hdr.message_type == MSG_TYPE",
+      "the host posts the last message with another type");
+FAULT(msg_wrong_size, "sint.xapic_normal.messages",
+      "last_msg.hdr.payload_size == 8",
+      "the host posts the last message with 16 payload bytes");
+FAULT(event_one_fewer, "sint.x2apic_normal.event_flags",
+      "evt_seen is 4, expected 5",
+      "the host sets the last event flag one short");
+FAULT(stimer_no_arm, "stimer.xapic.stimer_direct_mode",
+      "timer_hits is 0 after",
+      "the guest never arms the SynIC timer");
+FAULT(stimer_wrong_index, "sint.x2apic_normal.stimer_message_mode",
+      "m.timer.timer_index == 1",
+      "the guest arms SynIC timer 2 where it expects timer 1");
+FAULT(stimer_late_expiry, "sint.xapic_autoeoi.stimer_message_mode",
+      "m.timer.expiration_time == expiry",
+      "the guest expects an expiration time one unit after the one it armed");
 
 #define SINT_VEC	0x50	/* class 5 */
 #define LOW_VEC		0x30	/* class 3: below the SINT */
@@ -43,6 +78,7 @@ FAULT(stimer_no_arm, "*stimer_*_mode", "", "the guest never arms the SynIC timer
 #define SINT_B		3
 #define WAIT_US		200000	/* a delivery that should happen */
 #define QUIET_US	20000	/* a delivery that should not */
+#define MSG_TYPE	0x100
 
 enum cmd { CMD_SIGNAL = 1, CMD_POST, CMD_EVENT };
 
@@ -108,6 +144,18 @@ static void guest_high_handler(struct ex_regs *regs)
 	high_hits++;
 	log_vec(HIGH_VEC);
 	apic_eoi();
+}
+
+/* Every delivery's ISR state as the SINT's mode demands, @n deliveries. */
+static void guest_check_isr_count(u64 autoeoi, u64 n)
+{
+	if (autoeoi)
+		GUEST_ASSERT(!isr_in_handler, "%llu AutoEOI deliveries found the "
+			     "vector in ISR", isr_in_handler);
+	else
+		GUEST_ASSERT(isr_in_handler == n, "%llu of %llu normal "
+			     "deliveries found the vector out of ISR",
+			     n - isr_in_handler, n);
 }
 
 static u64 tsc_deadline(u64 us)
@@ -191,6 +239,25 @@ static void ctx_init(struct ctx *c, void *guest_fn, bool two_routes)
 	vm_install_handler(c->vm, HIGH_VEC, guest_high_handler);
 }
 
+#define N_MSGS		6
+
+/* Message @seq carries @seq; the faults alter one of them. */
+static void host_post(u64 seq)
+{
+	u64 payload[2] = { seq, 0 };
+	u32 type = MSG_TYPE;
+	u8 len = 8;
+
+	if (fault_msg_misorder && seq == 3)
+		payload[0]++;
+	if (fault_msg_wrong_type && seq == N_MSGS)
+		type++;
+	if (fault_msg_wrong_size && seq == N_MSGS)
+		len = 16;
+	TEST_ASSERT(hv_msg_post(simp, SINT_A, type, payload, len),
+		    "SIMP slot %u busy at message %llu", SINT_A, seq);
+}
+
 static void ctx_run(struct ctx *c)
 {
 	struct ucall uc;
@@ -202,13 +269,8 @@ static void ctx_run(struct ctx *c)
 
 		switch (uc.args[0]) {
 		case CMD_POST:
-			for (i = 0; i < n; i++) {
-				seq++;
-				TEST_ASSERT(hv_msg_post(simp, SINT_A, 0x100, &seq,
-							sizeof(seq)),
-					    "SIMP slot %u busy at message %llu",
-					    SINT_A, seq);
-			}
+			for (i = 0; i < n; i++)
+				host_post(++seq);
 			/* each message comes with a signal */
 			__attribute__((fallthrough));
 		case CMD_SIGNAL:
@@ -228,14 +290,6 @@ static void ctx_run(struct ctx *c)
 	vm_free(c->vm);
 }
 
-/* The faults that change how many signals the host sends. */
-static u64 host_signals(u64 n)
-{
-	if (fault_signal_one_fewer)
-		return n - 1;
-	return n;
-}
-
 FIXTURE(sint) {};
 FIXTURE_VARIANT(sint) { bool x2apic; bool autoeoi; };
 FIXTURE_VARIANT_ADD(sint, xapic_normal) { .x2apic = false, .autoeoi = false };
@@ -253,19 +307,23 @@ static u64 sint_flags(bool autoeoi)
 /* N signals, one at a time: N handler runs, ISR as the mode says. */
 static void guest_once_per_signal(u64 x2apic, u64 autoeoi, u64 n)
 {
+	bool aeoi = autoeoi;
 	u64 i;
 
 	guest_apic_on(x2apic);
 	hv_guest_synic_enable(simp, siefp);
-	hv_guest_sint_set(SINT_A, hv_sint(SINT_VEC, sint_flags(autoeoi)));
+	/* The faults: the mode the guest programs is not the variant's. */
+	if (fault_aeoi_dropped || fault_aeoi_added)
+		aeoi = fault_aeoi_added;
+	hv_guest_sint_set(SINT_A, hv_sint(SINT_VEC, sint_flags(aeoi)));
 	for (i = 1; i <= n; i++) {
-		guest_signal(0, i == n ? host_signals(1) : 1);
+		guest_signal(0, i == n && fault_signal_one_fewer ? 0 : 1);
 		GUEST_WAIT_EQ(hits, i, WAIT_US);
 	}
 	/* A stray extra delivery would show up here. */
 	guest_signal(0, fault_signal_one_more ? 1 : 0);
 	GUEST_QUIET_EQ(hits, n);
-	GUEST_ASSERT_EQ(isr_in_handler, autoeoi ? 0 : n);
+	guest_check_isr_count(autoeoi, n);
 	GUEST_ASSERT(!apic_vec_test(APIC_ISR, SINT_VEC), "ISR left set");
 	GUEST_ASSERT_EQ(apic_read(APIC_PPR), 0);
 }
@@ -296,11 +354,14 @@ static void guest_second_waits(u64 x2apic, u64 autoeoi)
 	GUEST_ASSERT_EQ(apic_vec_test(APIC_ISR, SINT_VEC), !autoeoi);
 	GUEST_ASSERT_EQ(ppr_in_handler & 0xf0, autoeoi ? 0 : SINT_VEC & 0xf0);
 
+	if (fault_eoi_early)
+		apic_eoi();
 	guest_signal(0, 1);
 	if (autoeoi) {
 		GUEST_WAIT_EQ(hits, 2, WAIT_US);
 	} else {
-		GUEST_QUIET_EQ(hits, 1);
+		guest_wait(&hits, 2, QUIET_US);
+		GUEST_ASSERT(hits == 1, "second signal delivered before EOI");
 		GUEST_ASSERT(apic_vec_test(APIC_IRR, SINT_VEC),
 			     "second signal not pending in IRR");
 		if (!fault_skip_eoi)
@@ -313,7 +374,7 @@ static void guest_second_waits(u64 x2apic, u64 autoeoi)
 	GUEST_ASSERT(!apic_vec_test(APIC_ISR, SINT_VEC), "ISR left set");
 	GUEST_ASSERT(!apic_vec_test(APIC_IRR, SINT_VEC), "IRR left set");
 	GUEST_ASSERT_EQ(apic_read(APIC_PPR), 0);
-	GUEST_ASSERT_EQ(isr_in_handler, autoeoi ? 0 : 2);
+	guest_check_isr_count(autoeoi, 2);
 }
 
 TEST_F(sint, second_signal_waits_for_eoi)
@@ -335,7 +396,8 @@ static void guest_masked(u64 x2apic, u64 autoeoi)
 	hv_guest_sint_set(SINT_A, hv_sint(SINT_VEC,
 					  sint_flags(autoeoi) | masked));
 	guest_signal(0, 3);
-	GUEST_QUIET_EQ(hits, 0);
+	guest_wait(&hits, 1, QUIET_US);
+	GUEST_ASSERT(!hits, "masked SINT delivered %llu times", hits);
 	GUEST_ASSERT(!apic_vec_test(APIC_IRR, SINT_VEC), "masked SINT in IRR");
 	hv_guest_sint_set(SINT_A, hv_sint(SINT_VEC, sint_flags(autoeoi)));
 	GUEST_QUIET_EQ(hits, 0);
@@ -368,7 +430,7 @@ static void guest_same_vector(u64 x2apic, u64 autoeoi)
 		GUEST_WAIT_EQ(hits, (u64)i + 1, WAIT_US);
 	}
 	GUEST_QUIET_EQ(hits, 4);
-	GUEST_ASSERT_EQ(isr_in_handler, autoeoi ? 0 : 4);
+	guest_check_isr_count(autoeoi, 4);
 	/* Masking one leaves the other working. */
 	hv_guest_sint_set(SINT_A, v | HV_SINT_MASKED);
 	guest_signal(0, 1);
@@ -401,7 +463,7 @@ static void guest_tpr(u64 x2apic, u64 autoeoi)
 	GUEST_ASSERT(apic_vec_test(APIC_IRR, SINT_VEC), "SINT not pending");
 	apic_write(APIC_TPR, 0);
 	GUEST_WAIT_EQ(hits, 1, WAIT_US);
-	GUEST_ASSERT_EQ(isr_in_handler, autoeoi ? 0 : 1);
+	guest_check_isr_count(autoeoi, 1);
 	GUEST_ASSERT_EQ(apic_read(APIC_PPR), 0);
 }
 
@@ -473,14 +535,16 @@ static void guest_messages(u64 x2apic, u64 autoeoi, u64 n)
 	hv_guest_sint_set(SINT_A, hv_sint(SINT_VEC, sint_flags(autoeoi)));
 	use_msgs = true;
 	for (i = 1; i <= n; i++) {
-		GUEST_SYNC(CMD_POST, 0, i == n ? host_signals(1) : 1);
+		GUEST_SYNC(CMD_POST, 0, i == n && fault_post_one_fewer ? 0 : 1);
 		GUEST_WAIT_EQ(msg_seen, i, WAIT_US);
 	}
 	GUEST_QUIET_EQ(msg_seen, n);
-	GUEST_ASSERT_EQ(msg_bad, 0);
-	GUEST_ASSERT_EQ(last_msg.hdr.message_type, 0x100);
+	GUEST_ASSERT(!msg_bad, "%llu messages out of order", msg_bad);
+	GUEST_ASSERT_EQ(last_msg.hdr.message_type, MSG_TYPE);
 	GUEST_ASSERT_EQ(last_msg.hdr.payload_size, 8);
+	GUEST_ASSERT_EQ(last_msg.payload[0], n);
 	GUEST_ASSERT_EQ(hits, n);
+	guest_check_isr_count(autoeoi, n);
 }
 
 TEST_F(sint, messages)
@@ -488,7 +552,7 @@ TEST_F(sint, messages)
 	struct ctx c;
 
 	ctx_init(&c, guest_messages, false);
-	vcpu_args_set(c.vcpu, variant->x2apic, variant->autoeoi, 6);
+	vcpu_args_set(c.vcpu, variant->x2apic, variant->autoeoi, N_MSGS);
 	ctx_run(&c);
 }
 
@@ -502,7 +566,7 @@ static void guest_events(u64 x2apic, u64 autoeoi, u64 n)
 	hv_guest_sint_set(SINT_A, hv_sint(SINT_VEC, sint_flags(autoeoi)));
 	use_events = true;
 	for (i = 1; i <= n; i++) {
-		if (i == n && fault_signal_one_fewer)
+		if (i == n && fault_event_one_fewer)
 			break;
 		GUEST_SYNC(CMD_EVENT, 0, i * 3);	/* flag bit number */
 		GUEST_WAIT_EQ(evt_seen, i, WAIT_US);
@@ -554,25 +618,36 @@ static void guest_stimer_direct(u64 x2apic)
  */
 static void guest_stimer_msg(u64 x2apic, u64 autoeoi)
 {
+	u32 n = fault_stimer_wrong_index ? 2 : 1;
 	struct hv_message m;
+	u64 expiry, now;
 	int i;
 
 	guest_apic_on(x2apic);
 	hv_guest_synic_enable(simp, siefp);
 	hv_guest_sint_set(SINT_A, hv_sint(SINT_VEC, sint_flags(autoeoi)));
 	for (i = 1; i <= 3; i++) {
-		if (!fault_stimer_no_arm)
-			hv_guest_stimer_arm_msg(1, SINT_A, 10000);
+		/* One-shot: the count is the expiration time itself. */
+		expiry = hv_guest_stimer_arm_msg(n, SINT_A, 10000);
+		expiry += fault_stimer_late_expiry;
 		GUEST_WAIT_EQ(hits, (u64)i, 2 * WAIT_US);
 		GUEST_ASSERT_EQ(hv_guest_msg_take(simp, SINT_A, &m),
 				HV_MSG_TIMER_EXPIRED);
+		now = hv_guest_time_ref();
+		GUEST_ASSERT_EQ(m.hdr.payload_size, sizeof(m.timer));
 		GUEST_ASSERT_EQ(m.timer.timer_index, 1);
-		GUEST_ASSERT(m.timer.delivery_time >= m.timer.expiration_time,
-			     "delivered at %llu before expiry %llu",
-			     m.timer.delivery_time, m.timer.expiration_time);
+		GUEST_ASSERT_EQ(m.timer.expiration_time, expiry);
+		GUEST_ASSERT(m.timer.delivery_time >= m.timer.expiration_time &&
+			     m.timer.delivery_time <= now,
+			     "delivered at %llu, expiry %llu, read at %llu",
+			     m.timer.delivery_time, m.timer.expiration_time,
+			     now);
+		/* A one-shot timer disables itself when it fires. */
+		GUEST_ASSERT_EQ(rdmsr(HV_MSR_STIMER_CONFIG(n)) &
+				HV_STIMER_ENABLE, 0);
 	}
 	GUEST_QUIET_EQ(hits, 3);
-	GUEST_ASSERT_EQ(isr_in_handler, autoeoi ? 0 : 3);
+	guest_check_isr_count(autoeoi, 3);
 }
 
 TEST_F(sint, stimer_message_mode)

@@ -12,14 +12,20 @@
 #include "x86/apic.h"
 #include "x86/hyperv.h"
 
-FAULT(activate_synic, "*msrs_without_synic", "",
+FAULT(activate_synic, "global.msrs_without_synic",
+      "wrmsr_safe(HV_MSR_SINT(0), hv_sint(0x50, 0)) == GP",
       "the host activates SynIC, so the accesses succeed");
-FAULT(irqchip_present, "*synic_without_lapic", "",
+FAULT(irqchip_present, "global.synic_without_lapic",
+      "SynIC activated without an in-kernel LAPIC",
       "the VM gets an in-kernel irqchip, so activation succeeds");
-FAULT(synic2_good_arg, "*synic2_bad_argument", "", "the host passes args[0] = 0");
-FAULT(vector_16, "*invalid_sint_and_msrs", "",
+FAULT(synic2_good_arg, "global.synic2_bad_argument",
+      "KVM_CAP_HYPERV_SYNIC2 accepted args[0]",
+      "the host passes args[0] = 0");
+FAULT(vector_16, "global.invalid_sint_and_msrs",
+      "wrmsr_safe(HV_MSR_SINT(1), hv_sint(bad, 0)) == GP",
       "the guest probes vector 16 (valid) where it expects #GP");
-FAULT(hint_stripped, "*supported_hv_cpuid", "",
+FAULT(hint_stripped, "global.supported_hv_cpuid",
+      "no AutoEOI-deprecation hint",
       "the host clears the hint in its copy before checking, as a kernel "
       "that stopped advertising it would");
 
@@ -75,7 +81,8 @@ TEST(synic_without_lapic)
 	TEST_REQUIRE(kvm_check_cap(KVM_CAP_HYPERV_SYNIC2) > 0,
 		     "KVM lacks KVM_CAP_HYPERV_SYNIC2");
 	hv_vcpu_init(vcpu);
-	ASSERT_EQ(-EINVAL, __hv_synic_activate(vcpu, 0));
+	ASSERT_EQ(-EINVAL, __hv_synic_activate(vcpu, 0))
+		TH_LOG("SynIC activated without an in-kernel LAPIC");
 	vcpu->on_exit = hv_handle_exit;
 	vcpu_run_expect(vcpu, UCALL_DONE, &uc);
 	vm_free(vm);
@@ -89,7 +96,9 @@ TEST(synic2_bad_argument)
 	TEST_REQUIRE(kvm_check_cap(KVM_CAP_HYPERV_SYNIC2) > 0,
 		     "KVM lacks KVM_CAP_HYPERV_SYNIC2");
 	ASSERT_EQ(-EINVAL, __hv_synic_activate(vcpu,
-					       fault_synic2_good_arg ? 0 : 1));
+					       fault_synic2_good_arg ? 0 : 1))
+		TH_LOG("KVM_CAP_HYPERV_SYNIC2 accepted args[0] = %d",
+		       fault_synic2_good_arg ? 0 : 1);
 	vm_free(vm);
 }
 
@@ -162,7 +171,8 @@ TEST(supported_hv_cpuid)
 	if (fault_hint_stripped)
 		eax &= ~HV_REC_DEPRECATING_AEOI;
 	TH_LOG("leaf 0x40000004 eax=0x%x", eax);
-	EXPECT_TRUE(eax & HV_REC_DEPRECATING_AEOI);
+	EXPECT_TRUE(eax & HV_REC_DEPRECATING_AEOI)
+		TH_LOG("no AutoEOI-deprecation hint in leaf 0x40000004");
 	vm_free(vm);
 }
 

@@ -14,10 +14,12 @@
 #include "x86/apic.h"
 #include "x86/irqchip.h"
 
-FAULT(wrong_redir_vector, "*redirection*", "",
+FAULT(wrong_redir_vector, "global.redirection",
+      "vector 0x50 through IOAPIC pin 4: 0 deliveries",
       "the guest programs the redirection entry with another vector");
-FAULT(msi_wrong_vector, "*msi*", "", "one MSI carries another vector");
-FAULT(unmask_early, "*redirection*", "",
+FAULT(msi_wrong_vector, "global.msi", "unexpected vector 82 on vCPU 0",
+      "one MSI carries another vector");
+FAULT(unmask_early, "global.redirection", "seen[IOAPIC_VEC] == 0",
       "the guest unmasks the entry before the masked-pulse check");
 
 #define GSI		4
@@ -74,6 +76,8 @@ TEST(redirection)
 
 	memset(seen, 0, sizeof(seen));
 	vm_install_handler(vm, IOAPIC_VEC, count_handler);
+	/* A wrong vector is counted, so the delivery check names it. */
+	vm_install_handler(vm, IOAPIC_VEC + 1, count_handler);
 	vm_install_handler(vm, PIC_BASE + GSI, pic_handler);
 	vcpu_run_expect(vcpu, UCALL_SYNC, &uc);
 	vm_irq_pulse(vm, GSI);

@@ -13,12 +13,22 @@
 #include "x86/apicv.h"
 #include "x86/irqchip.h"
 
-FAULT(expect_irqwin_on_intel, "inhibit.irqwin", "",
+FAULT(expect_irqwin_on_intel, "inhibit.irqwin",
+      "ExtINT pending at IF=0, IRQWIN",
       "expect the other vendor's IRQWIN behaviour (set on VMX, never on SVM)");
-FAULT(expect_pit_reinj_sticky, "inhibit.pit_reinj", "",
+FAULT(expect_pit_reinj_sticky, "inhibit.pit_reinj",
+      "reinject off: PIT_REINJ clear",
       "expect PIT_REINJ to stay set after reinject is turned off");
-FAULT(skip_window, "inhibit.irqwin", "",
+FAULT(skip_window, "inhibit.irqwin", "at phase 2 with 0 delivered",
       "the guest never opens the window: the ExtINT must not be taken");
+FAULT(irqwin_wrong_laziness, "inhibit.irqwin_under_pit_reinj",
+      "with PIT_REINJ set and an ExtINT waiting at IF=0, IRQWIN",
+      "expect the other kernel generation's IRQWIN under PIT_REINJ (lazy before 7.1, eager from it)");
+FAULT(withhold_last_extint, "inhibit.irqwin_under_pit_reinj",
+      "PIT_REINJ cleared while a window was pending: inhibits",
+      "the host raises no ExtINT in the last round: no window is pending when PIT_REINJ goes");
+FAULT(blind_observer, "inhibit.pit_reinj", "observer is blind to this VM",
+      "the observer records another process: the proof must fail first");
 
 #define PIC_BASE	0x20
 #define EXT_IRQ		4
@@ -35,13 +45,16 @@ static void extint_handler(struct ex_regs *regs)
 	pic_eoi(EXT_IRQ);
 }
 
+static bool withhold_next;
+
 static bool raise_exit(struct kvm_vcpu *vcpu)
 {
 	struct kvm_run *run = vcpu->run;
 
 	if (run->exit_reason != KVM_EXIT_IO || run->io.port != RAISE_PORT)
 		return false;
-	vm_irq_pulse(vcpu->vm, EXT_IRQ);
+	if (!withhold_next)
+		vm_irq_pulse(vcpu->vm, EXT_IRQ);
 	return true;
 }
 
@@ -61,6 +74,11 @@ static void guest_irqwin(u64 rounds)
 			sti_nop_cli();
 		GUEST_SYNC(2, READ_ONCE(delivered));	/* window served */
 	}
+}
+
+static void guest_idle(void)
+{
+	GUEST_DONE();
 }
 
 static void run_sync(struct kvm_vcpu *vcpu, u64 phase, u64 delivered_want)
@@ -85,6 +103,7 @@ static u64 irqwin_rounds(struct apicv_observer *o, struct kvm_vm *vm,
 	char buf[128];
 	bool set;
 
+	apicv_observer_prove(o, vcpu);
 	delivered = in_cli = 0;
 	vm_install_handler(vm, EXT_VEC, extint_handler);
 	vcpu->on_exit = raise_exit;
@@ -122,7 +141,10 @@ FIXTURE(inhibit) {
 FIXTURE_SETUP(inhibit)
 {
 	self->o = apicv_observer_start();
+	if (fault_blind_observer)
+		apicv_observer_blind(self->o);
 	test_log("apicv: %s", apicv_host()->why);
+	withhold_next = false;
 	self->vm = vm_create(IRQCHIP_KERNEL);
 }
 FIXTURE_TEARDOWN(inhibit)
@@ -139,6 +161,8 @@ TEST_F(inhibit, pit_reinj)
 	bool set;
 
 	TEST_REQUIRE(kvm_check_cap(KVM_CAP_PIT2), "KVM_CAP_PIT2 not supported");
+	/* A vCPU that never runs, for the proof that precedes "never set". */
+	apicv_observer_prove(o, vm_add_vcpu(self->vm, 0, guest_idle));
 	vm_create_pit(self->vm, KVM_PIT_SPEAKER_DUMMY);
 	set = apicv_observer_wait(o, APICV_REASON_PIT_REINJ, true, 1000);
 	ASSERT_EQ(honoured, set) {
@@ -169,41 +193,108 @@ TEST_F(inhibit, irqwin)
 		 "by IF=0, cleared each time the window opened", seen, rounds);
 }
 
-/* With PIT_REINJ already inhibiting the VM: does IRQWIN still flip? */
+/* The mask after the trace went quiet, as names for messages. */
+static u64 quiet_mask(struct apicv_observer *o, char *buf, size_t len)
+{
+	u64 m = apicv_observer_settle(o, 20, 1000);
+
+	apicv_mask_str(m, buf, len);
+	return m;
+}
+
+/*
+ * IRQWIN while PIT_REINJ already inhibits the VM, as the reason table says
+ * for this kernel: through 7.0 each window request sets IRQWIN and its
+ * exit clears it, whatever else is set; from 7.1 (apicv_reason_lazy) KVM
+ * only counts the waiting vCPU then and the bit never moves. Either way
+ * the count must be right when PIT_REINJ goes: a window still pending
+ * keeps the VM inhibited by IRQWIN alone, and serving it clears IRQWIN.
+ */
 TEST_F(inhibit, irqwin_under_pit_reinj)
 {
-	u64 rounds = profile_pick(3, 20), seen;
+	u64 irqwin = apicv_reason_mask(APICV_REASON_IRQWIN);
+	u64 pit = apicv_reason_mask(APICV_REASON_PIT_REINJ);
+	u64 rounds = profile_pick(3, 20), i, mark, m;
+	struct apicv_observer *o = self->o;
+	bool eager, set;
 	struct kvm_vcpu *vcpu;
-	struct ucall uc;
-	u64 i;
+	char buf[160];
 
 	TEST_REQUIRE(apicv_reason_honoured(APICV_REASON_PIT_REINJ),
 		     "PIT_REINJ is not honoured by %s",
 		     apicv_host()->amd ? "kvm_amd" : "kvm_intel");
-	vm_create_pit(self->vm, KVM_PIT_SPEAKER_DUMMY);
-	ASSERT_TRUE(apicv_observer_wait(self->o, APICV_REASON_PIT_REINJ, true,
-					1000));
-	/* The PIT is not programmed: it stays silent on IRQ0. */
+	ASSERT_TRUE(apicv_reason_honoured(APICV_REASON_IRQWIN));
+	eager = !apicv_reason_lazy(APICV_REASON_IRQWIN);
+	if (fault_irqwin_wrong_laziness)
+		eager = !eager;
 	vcpu = vm_add_vcpu(self->vm, 0, guest_irqwin);
+	apicv_observer_prove(o, vcpu);
+	vm_create_pit(self->vm, KVM_PIT_SPEAKER_DUMMY);
+	ASSERT_TRUE(apicv_observer_wait(o, APICV_REASON_PIT_REINJ, true, 1000));
+	/* The PIT is not programmed: it stays silent on IRQ0. */
 	delivered = in_cli = 0;
 	vm_install_handler(self->vm, EXT_VEC, extint_handler);
 	vcpu->on_exit = raise_exit;
-	vcpu_args_set(vcpu, rounds);
-	seen = 0;
+	vcpu_args_set(vcpu, rounds + 1);
 	for (i = 0; i < rounds; i++) {
-		vcpu_run_expect(vcpu, UCALL_SYNC, &uc);
-		ASSERT_EQ(i, uc.args[1]);
-		seen += apicv_observer_wait(self->o, APICV_REASON_IRQWIN, true,
-					    300);
-		vcpu_run_expect(vcpu, UCALL_SYNC, &uc);
-		ASSERT_EQ(i + 1, uc.args[1]);
-		ASSERT_TRUE(apicv_observer_wait(self->o, APICV_REASON_PIT_REINJ,
-						true, 10));
+		mark = apicv_observer_mark(o);
+		run_sync(vcpu, 1, i);
+		if (eager) {
+			set = apicv_observer_wait(o, APICV_REASON_IRQWIN, true,
+						  500);
+		} else {
+			apicv_observer_settle(o, 20, 1000);
+			set = apicv_observer_seen(o, mark, APICV_REASON_IRQWIN);
+		}
+		if (set != eager) {
+			apicv_observer_dump(o, mark,
+					    "ExtINT pending under PIT_REINJ");
+			TEST_FAIL("round %llu: with PIT_REINJ set and an "
+				  "ExtINT waiting at IF=0, IRQWIN %s, "
+				  "expected %s on %u.%u (the table: %s)", i,
+				  set ? "set" : "never set",
+				  eager ? "set" : "never set",
+				  apicv_host()->kver >> 8,
+				  apicv_host()->kver & 0xff,
+				  apicv_reason_lazy(APICV_REASON_IRQWIN) ?
+				  "lazy from 7.1" : "eager before 7.1");
+		}
+		run_sync(vcpu, 2, i + 1);
+		if (eager)
+			apicv_observer_wait(o, APICV_REASON_IRQWIN, false, 500);
+		m = quiet_mask(o, buf, sizeof(buf));
+		if ((m & (pit | irqwin)) != pit) {
+			apicv_observer_dump(o, mark, "window served");
+			TEST_FAIL("round %llu: inhibits %s after the window "
+				  "opened, expected PIT_REINJ without IRQWIN",
+				  i, buf);
+		}
 	}
-	test_log("with PIT_REINJ set, IRQWIN was %s in %llu of %llu rounds "
-		 "(this kernel: %s)", seen ? "still set" : "not set", seen,
-		 rounds, seen == rounds ? "IRQWIN flips regardless" :
-		 seen ? "mixed" : "IRQWIN skipped while inhibited");
+
+	/* The last ExtINT waits while PIT_REINJ goes. */
+	withhold_next = fault_withhold_last_extint;
+	mark = apicv_observer_mark(o);
+	run_sync(vcpu, 1, rounds);
+	vm_pit_reinject(self->vm, false);
+	m = quiet_mask(o, buf, sizeof(buf));
+	if (m != irqwin) {
+		apicv_observer_dump(o, mark, "PIT_REINJ off, window pending");
+		TEST_FAIL("PIT_REINJ cleared while a window was pending: "
+			  "inhibits %s, expected IRQWIN alone", buf);
+	}
+	run_sync(vcpu, 2, rounds + 1);
+	apicv_observer_wait(o, APICV_REASON_IRQWIN, false, 500);
+	m = quiet_mask(o, buf, sizeof(buf));
+	if (m) {
+		apicv_observer_dump(o, mark, "last window served");
+		TEST_FAIL("inhibits %s after the last window opened with "
+			  "PIT_REINJ off, expected none", buf);
+	}
+	test_log("%llu rounds: IRQWIN %s under PIT_REINJ, as the table says "
+		 "for %u.%u; a pending window kept the VM inhibited when "
+		 "PIT_REINJ went", rounds,
+		 eager ? "set and cleared" : "never set (lazy)",
+		 apicv_host()->kver >> 8, apicv_host()->kver & 0xff);
 }
 
 APICV_TEST_MAIN

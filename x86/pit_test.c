@@ -20,15 +20,21 @@
 #include "x86/apic.h"
 #include "x86/irqchip.h"
 
-FAULT(count_half_ticks, "pit.*_on.periodic", "",
+FAULT(count_half_ticks, "pit.rate_on.periodic", "before IF=0: ticks lost",
       "the guest's tick handler counts only every other tick");
-FAULT(expect_coalesce, "pit.rate_on.periodic", "",
+FAULT(expect_coalesce, "pit.rate_on.periodic", "ticks due while IF=0 came later",
       "with reinject on, expect ticks missed at IF=0 to coalesce");
-FAULT(expect_catch_up, "pit.rate_off.periodic", "",
+FAULT(expect_catch_up, "pit.rate_off.periodic", "after IF=0: ticks lost",
       "with reinject off, expect ticks missed at IF=0 to be replayed");
-FAULT(oneshot_twice, "*oneshot*", "", "expect a one-shot PIT to fire twice");
-FAULT(drop_one_ipi, "*hammer*", "", "one vCPU skips sending one IPI it counted");
-FAULT(lose_three_ticks, "*hammer*", "",
+FAULT(tick_in_cli, "pit.rate_off.periodic", "taken while IF=0, want none",
+      "the guest opens IF for 30 ms in the middle of its IF=0 stretch");
+FAULT(count_twice, "pit.square_on.periodic", "surplus: more ticks than due",
+      "the guest's tick handler counts every tick twice");
+FAULT(oneshot_twice, "global.oneshot", "one-shot PIT fired 1 times, want 2",
+      "expect a one-shot PIT to fire twice");
+FAULT(drop_one_ipi, "global.hammer", "vCPU 1: 11 IPIs sent to it, 10 received",
+      "one vCPU skips sending one IPI it counted");
+FAULT(lose_three_ticks, "global.hammer", "ticks due over",
       "the PIT handler does not count three ticks: a deficit that never drains");
 
 #define PIC_BASE	0x20
@@ -46,7 +52,7 @@ static void pit_handler(struct ex_regs *regs)
 	if (fault_lose_three_ticks && seen >= 20 && seen < 23)
 		goto eoi;
 	if (!fault_count_half_ticks || (seen & 1))
-		WRITE_ONCE(ticks, READ_ONCE(ticks) + 1);
+		WRITE_ONCE(ticks, READ_ONCE(ticks) + (fault_count_twice ? 2 : 1));
 eoi:
 	pic_eoi(0);
 }
@@ -103,7 +109,15 @@ static void guest_periodic(u64 mode, u64 hz, u64 run_ms, u64 cli_ms,
 
 	/* IF=0 for cli_ms, then IF=1 again: where did the missed ticks go? */
 	n0 = READ_ONCE(ticks);
-	guest_udelay(cli_ms * 1000);
+	if (fault_tick_in_cli) {
+		guest_udelay(cli_ms * 500);
+		sti();
+		guest_udelay(30000);
+		cli();
+		guest_udelay(cli_ms * 500);
+	} else {
+		guest_udelay(cli_ms * 1000);
+	}
 	during = READ_ONCE(ticks) - n0;
 	sti();
 	guest_udelay(run_ms * 1000);
@@ -167,10 +181,18 @@ TEST_F(pit, periodic)
 		 "%llu of %llu due after waiting %llu us more", r[0], r[1], due,
 		 hz, r[2], r[4], r[3]);
 	/* Never more than due; a late one catches up only if replayed. */
-	ASSERT_LE(r[0], due);
-	ASSERT_LE(r[2], r[4]);
-	if (variant->reinject)
-		ASSERT_GE(r[2] + 1, r[4]);
+	ASSERT_LE(r[0], due) {
+		TH_LOG("surplus: more ticks than due, %llu in %llu us", r[0], r[1]);
+	}
+	ASSERT_LE(r[2], r[4]) {
+		TH_LOG("surplus: more ticks than due after waiting");
+	}
+	if (variant->reinject) {
+		ASSERT_GE(r[2] + 1, r[4]) {
+			TH_LOG("before IF=0: ticks lost: %llu of %llu never came",
+			       r[4] - r[2], r[4]);
+		}
+	}
 
 	vcpu_run_expect(self->vcpu, UCALL_SYNC, &uc);
 	during = r[5];
@@ -181,13 +203,19 @@ TEST_F(pit, periodic)
 		 "IF=0); %llu of %llu due after waiting %llu us more; reinject %s",
 		 cli_ms, r[0], r[1], due, missed, during, r[2], r[4], r[3],
 		 variant->reinject ? "on" : "off");
-	ASSERT_EQ(0, during);
-	ASSERT_LE(r[0], due);
-	ASSERT_LE(r[2], r[4]);
+	ASSERT_EQ(0, during) {
+		TH_LOG("%llu ticks taken while IF=0, want none", during);
+	}
+	ASSERT_LE(r[0], due) {
+		TH_LOG("surplus: more ticks than due, %llu in %llu us", r[0], r[1]);
+	}
+	ASSERT_LE(r[2], r[4]) {
+		TH_LOG("surplus: more ticks than due after waiting");
+	}
 	if (replay) {
 		/* None lost: the count catches up with the clock. */
 		ASSERT_GE(r[2] + 1, r[4]) {
-			TH_LOG("ticks lost: %llu of %llu never came",
+			TH_LOG("after IF=0: ticks lost: %llu of %llu never came",
 			       r[4] - r[2], r[4]);
 		}
 	} else {
@@ -225,7 +253,10 @@ TEST(oneshot)
 	vcpu = vm_add_vcpu(vm, 0, guest_oneshot);
 	vcpu_args_set(vcpu, 5000, 40000);
 	vcpu_run_expect(vcpu, UCALL_SYNC, &uc);
-	EXPECT_EQ(fault_oneshot_twice ? 2 : 1, uc.args[0]);
+	EXPECT_EQ(fault_oneshot_twice ? 2 : 1, uc.args[0]) {
+		TH_LOG("one-shot PIT fired %llu times, want %d", uc.args[0],
+		       fault_oneshot_twice ? 2 : 1);
+	}
 	vm_free(vm);
 }
 
@@ -254,7 +285,7 @@ static void barrier_wait(u64 *ctr, u64 n)
 static void guest_hammer(u64 n, u64 hz, u64 dur_us)
 {
 	u32 id = this_cpu_id(), dst = (id + 1) % n;
-	u64 t0, i = 0, loops = 0, lag, r[5];
+	u64 t0, t0_drain, i = 0, loops = 0, lag, r[5];
 
 	xapic_enable();
 	if (id == 0) {
@@ -284,8 +315,13 @@ static void guest_hammer(u64 n, u64 hz, u64 dur_us)
 			hlt();	/* the PIT wakes it */
 		cpu_relax();
 	}
-	/* Drain: what I sent arrives; then everyone stops together. */
-	while (READ_ONCE(recv[dst]) != READ_ONCE(sent[dst]))
+	/*
+	 * Drain: what I sent arrives (the host checks the counts; 3 s is a
+	 * deadline, not an allowance); then everyone stops together.
+	 */
+	t0_drain = rdtsc();
+	while (READ_ONCE(recv[dst]) != READ_ONCE(sent[dst]) &&
+	       guest_tsc_to_us(rdtsc() - t0_drain) < 3000000)
 		cpu_relax();
 	barrier_wait(&finished, n);
 	if (id == 0) {

@@ -69,6 +69,25 @@ bool apic_oracle_match(const struct apic_cfg *c, u32 dest, bool logical);
 int apic_oracle(const struct apic_cfg *cfg, int n, int sender, u32 dest,
 		u32 low, unsigned int flags, struct apic_targets *out);
 
+/*
+ * What KVM before 6.3 delivers where xAPIC IDs or LDRs alias (the known
+ * bugs KNOWN_BUG_XAPIC_ID_ALIAS and _LDR_ALIAS). Its APIC map holds one
+ * vCPU per 8-bit physical ID, the lowest-numbered one with that ID, and
+ * one per logical-ID bit: a software-enabled vCPU sits only in the slot of
+ * the lowest bit of its LDR, and a later vCPU claiming that slot replaces
+ * an earlier one. An IPI the map can route goes to the occupants of the
+ * slots its destination names. Shorthands, broadcasts (0xff) and a map
+ * mixing flat and cluster vCPUs take the slow path, which is
+ * architectural (the apic_oracle() answer). Lowest priority: with
+ * @vector_hashing (KVM's default) the vector picks one bit of the
+ * destination mask, occupied or not, and an empty slot drops the IPI;
+ * without it, one of the occupied slots. Same arguments and return as
+ * apic_oracle() (no flags); x2APIC configurations get its answer.
+ */
+int apic_oracle_aliased_map(const struct apic_cfg *cfg, int n, int sender,
+			    u32 dest, u32 low, bool vector_hashing,
+			    struct apic_targets *out);
+
 static inline bool targets_test(const struct apic_targets *t, int i)
 {
 	return t->bits[i / 64] & BIT_ULL(i % 64);

@@ -208,6 +208,22 @@ bool apicv_observer_flipped(struct apicv_observer *o, u64 mark,
 /* Was @r's bit ever set in any event since @mark? */
 bool apicv_observer_seen(struct apicv_observer *o, u64 mark,
 			 enum apicv_reason r);
+/*
+ * Proves the observer sees @vcpu's VM, before a test asserts that a reason
+ * never appeared or that a mask is clear (a blind observer passes those):
+ * pulls BLOCKIRQ on @vcpu, which must not be running (every vendor honours
+ * BLOCKIRQ and no kernel keeps it), and requires this thread's "set" of it
+ * and then its "cleared" in the trace, each within 1 s. Fails the test with
+ * "apicv observer is blind to this VM: ..." otherwise; skips where the
+ * kernel lacks KVM_GUESTDBG_BLOCKIRQ. Leaves BLOCKIRQ off and returns the
+ * settled mask, which is then known.
+ */
+u64 apicv_observer_prove(struct apicv_observer *o, struct kvm_vcpu *vcpu);
+/*
+ * For negative controls of the proof: points the instance's pid filter at
+ * another process (init), so it records nothing of this one from now on.
+ */
+void apicv_observer_blind(struct apicv_observer *o);
 /* Logs the events since @mark as "# " lines. */
 void apicv_observer_dump(struct apicv_observer *o, u64 mark, const char *why);
 /* The instance's directory (for messages). */

@@ -150,6 +150,7 @@ extern u64 hv_synic_exits;
 struct hv_sint_route {
 	u32 gsi;
 	int efd;
+	int rfd;	/* resample eventfd: the SINT's acks, or -1 */
 	u32 vcpu_id, sint;
 };
 /*
@@ -161,6 +162,16 @@ struct hv_sint_route {
  */
 struct hv_sint_route *hv_sint_route_add(struct kvm_vm *vm, u32 vcpu_id,
 					u32 sint);
+/*
+ * The same with a resampling irqfd (KVM_IRQFD_FLAG_RESAMPLE, needs
+ * IRQCHIP_KERNEL): KVM signals r->rfd whenever it acknowledges the SINT,
+ * on the guest's EOM and on the EOI of the SINT's vector, which is how a
+ * VMM learns that it may retry a message that found the slot busy.
+ */
+struct hv_sint_route *hv_sint_route_add_resample(struct kvm_vm *vm,
+						 u32 vcpu_id, u32 sint);
+/* Acks counted on @r's resample eventfd since the last call (0: none). */
+u64 hv_sint_acks(struct hv_sint_route *r);
 /* Signals the SINT once (eventfd write): the SINT's vector is requested. */
 void hv_sint_signal(struct hv_sint_route *r);
 void hv_routes_reset(struct kvm_vm *vm);
@@ -215,8 +226,19 @@ static inline u64 hv_guest_time_ref(void)
 u32 hv_guest_msg_take(struct hv_message_page *simp, u32 sint,
 		      struct hv_message *out);
 
-/* One-shot SynIC timer @n firing @delay_100ns from now. */
-void hv_guest_stimer_arm_direct(u32 n, u8 vector, u64 delay_100ns);
-void hv_guest_stimer_arm_msg(u32 n, u32 sint, u64 delay_100ns);
+/*
+ * One-shot SynIC timer @n firing @delay_100ns from now; returns the count
+ * written, the expiration time in partition reference time.
+ */
+u64 hv_guest_stimer_arm_direct(u32 n, u8 vector, u64 delay_100ns);
+u64 hv_guest_stimer_arm_msg(u32 n, u32 sint, u64 delay_100ns);
+/*
+ * Periodic SynIC timer @n, period @period_100ns, first expiry one period
+ * after KVM starts it; @config: HV_STIMER_DIRECT | HV_STIMER_VECTOR(v) or
+ * HV_STIMER_SINT(s).
+ */
+void hv_guest_stimer_arm_periodic(u32 n, u64 config, u64 period_100ns);
+/* Stops timer @n (config 0) and clears its count. */
+void hv_guest_stimer_stop(u32 n);
 
 #endif

@@ -22,8 +22,11 @@
 #define PIC_ICW4_8086		0x01
 #define PIC_ICW4_AUTO_EOI	0x02
 #define PIC_OCW2_EOI		0x20	/* non-specific EOI */
+#define PIC_OCW2_SEOI		0x60	/* specific EOI, | the level (0-7) */
 #define PIC_OCW3_READ_IRR	0x0a
 #define PIC_OCW3_READ_ISR	0x0b
+#define PIC_ELCR_MASTER		0x4d0	/* edge/level control, bit per IRQ */
+#define PIC_ELCR_SLAVE		0x4d1
 
 /* 8254 ports, modes and the input clock. */
 #define PIT_CH0			0x40
@@ -52,6 +55,8 @@ void pic_init(u8 master_base, u8 slave_base, u8 master_mask, u8 slave_mask);
 void pic_set_mask(u8 master_mask, u8 slave_mask);
 /* Non-specific EOI for @irq (0-15; slave IRQs EOI both chips). */
 void pic_eoi(int irq);
+/* Specific EOI naming @irq (a slave IRQ: on the slave, IRQ2 on the master). */
+void pic_eoi_specific(int irq);
 u8 pic_read_isr(bool slave);
 u8 pic_read_irr(bool slave);
 /* Channel 0, lobyte/hibyte access. Count 0 means 65536. */

@@ -176,6 +176,20 @@ static inline void sti_nop_cli(void)
 	__asm__ __volatile__("sti; nop; cli" ::: "memory");
 }
 
+/* CR8 is TPR[7:4] (64-bit mode only). */
+static inline void write_cr8(u64 v)
+{
+	__asm__ __volatile__("mov %0, %%cr8" :: "r"(v) : "memory");
+}
+
+static inline u64 read_cr8(void)
+{
+	u64 v;
+
+	__asm__ __volatile__("mov %%cr8, %0" : "=r"(v) :: "memory");
+	return v;
+}
+
 static inline void cpu_relax(void)
 {
 	__asm__ __volatile__("pause" ::: "memory");

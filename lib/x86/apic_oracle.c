@@ -141,6 +141,87 @@ int apic_oracle(const struct apic_cfg *cfg, int n, int sender, u32 dest,
 	return 0;
 }
 
+/* The slots of the pre-6.3 map; -1 empty. Returns false for the slow path. */
+struct aliased_map {
+	int phys[256];
+	int logical[16][8];	/* [cluster][bit]; flat: cluster 0 */
+	u32 dfr;		/* 0: no vCPU in the logical map */
+};
+
+static bool aliased_map_build(const struct apic_cfg *cfg, int n,
+			      struct aliased_map *m)
+{
+	int i;
+
+	memset(m, 0xff, sizeof(*m));
+	m->dfr = 0;
+	for (i = 0; i < n; i++) {
+		const struct apic_cfg *c = &cfg[i];
+		u8 lid = c->ldr >> 24;
+
+		if (!c->present || c->mode != APIC_MODE_XAPIC)
+			continue;
+		if (m->phys[c->id & 0xff] < 0)
+			m->phys[c->id & 0xff] = i;
+		if (!c->sw_enabled || !lid)
+			continue;
+		if (m->dfr && m->dfr != c->dfr)
+			return false;		/* mixed flat/cluster */
+		m->dfr = c->dfr;
+		if (c->dfr != APIC_DFR_CLUSTER)
+			m->logical[0][__builtin_ctz(lid)] = i;
+		else if (lid & 0xf)
+			m->logical[lid >> 4][__builtin_ctz(lid & 0xf)] = i;
+	}
+	return true;
+}
+
+/* The @k-th (from 0) set bit of @mask. */
+static int nth_bit(u32 mask, u32 k)
+{
+	while (k--)
+		mask &= mask - 1;
+	return __builtin_ctz(mask);
+}
+
+int apic_oracle_aliased_map(const struct apic_cfg *cfg, int n, int sender,
+			    u32 dest, u32 low, bool vector_hashing,
+			    struct apic_targets *out)
+{
+	u32 dm = low & 0x700, mask;
+	struct aliased_map m;
+	const int *row;
+	int r, b;
+
+	r = apic_oracle(cfg, n, sender, dest, low, 0, out);
+	if (r || (low & APIC_SHORTHAND_MASK) || (dest & 0xff) == 0xff ||
+	    cfg[sender].mode != APIC_MODE_XAPIC)
+		return r;
+	if (!aliased_map_build(cfg, n, &m))
+		return 0;
+	if (low & APIC_DEST_LOGICAL) {
+		if (!m.dfr)
+			return 0;		/* no logical map: slow path */
+		row = m.dfr == APIC_DFR_CLUSTER ? m.logical[(dest >> 4) & 0xf] :
+						  m.logical[0];
+		mask = m.dfr == APIC_DFR_CLUSTER ? dest & 0xf : dest & 0xff;
+	} else {
+		row = &m.phys[dest & 0xff];
+		mask = 1;
+	}
+	memset(out, 0, sizeof(*out));
+	if (dm == APIC_DM_LOWEST && mask && vector_hashing) {
+		b = nth_bit(mask, (low & 0xff) % __builtin_popcount(mask));
+		mask = 1u << b;
+	}
+	for (b = 0; b < 8; b++)
+		if ((mask & (1u << b)) && row[b] >= 0 &&
+		    accepts(&cfg[row[b]], dm))
+			targets_set(out, row[b]);
+	out->exactly_one = dm == APIC_DM_LOWEST && targets_count(out);
+	return 0;
+}
+
 int targets_count(const struct apic_targets *t)
 {
 	int i, n = 0;

@@ -19,6 +19,8 @@
 
 #include "kvm_ioctl.h"
 #include "stats.h"
+#include "vcpu.h"
+#include "vm.h"
 #include "x86/apicv.h"
 
 /* ---- The versioned reason table ---------------------------------------- */
@@ -1083,6 +1085,89 @@ bool apicv_observer_seen(struct apicv_observer *o, u64 mark,
 		if (o->ev[i].mask & bit)
 			return true;
 	return false;
+}
+
+/* ---- Proving the observer sees the VM ---------------------------------- */
+
+#define PROVE_MS	1000
+
+/* The first event from @from on: @tid's set/clear of @bit, in its mask too. */
+static int find_own_event(struct apicv_observer *o, int from, int bit,
+			  bool set, int tid)
+{
+	int i;
+
+	for (i = from; i < o->nr_ev; i++) {
+		const struct apicv_transition *t = &o->ev[i];
+
+		if (t->bit == bit && t->set == set && t->pid == tid &&
+		    !!(t->mask & BIT_ULL(bit)) == set)
+			return i;
+	}
+	return -1;
+}
+
+static int wait_own_event(struct apicv_observer *o, int from, int bit,
+			  bool set, int tid)
+{
+	u64 deadline = now_ns() + PROVE_MS * 1000000ull;
+	int i;
+
+	for (;;) {
+		observer_poll(o);
+		i = find_own_event(o, from, bit, set, tid);
+		if (i >= 0 || now_ns() >= deadline)
+			return i;
+		sleep_us(500);
+	}
+}
+
+static void prove_guest_debug(struct kvm_vcpu *vcpu, bool blockirq)
+{
+	struct kvm_guest_debug dbg = { 0 };
+
+	if (blockirq)
+		dbg.control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_BLOCKIRQ;
+	vcpu_ioctl(vcpu, KVM_SET_GUEST_DEBUG, &dbg);
+}
+
+u64 apicv_observer_prove(struct apicv_observer *o, struct kvm_vcpu *vcpu)
+{
+	int bit = apicv_reason_bit(APICV_REASON_BLOCKIRQ);
+	int caps = kvm_check_cap(KVM_CAP_SET_GUEST_DEBUG2);
+	int tid = gettid(), set_at, clr_at = -1;
+	u64 mark;
+
+	TEST_REQUIRE(caps <= 0 || (caps & KVM_GUESTDBG_BLOCKIRQ),
+		     "KVM_CAP_SET_GUEST_DEBUG2 lacks KVM_GUESTDBG_BLOCKIRQ: "
+		     "cannot prove the inhibit observer sees the VM");
+	TEST_ASSERT(bit >= 0, "no BLOCKIRQ bit on this kernel");
+	apicv_observer_settle(o, 20, PROVE_MS);
+	mark = apicv_observer_mark(o);
+	prove_guest_debug(vcpu, true);
+	set_at = wait_own_event(o, (int)mark, bit, true, tid);
+	prove_guest_debug(vcpu, false);
+	if (set_at >= 0)
+		clr_at = wait_own_event(o, set_at + 1, bit, false, tid);
+	if (clr_at < 0) {
+		apicv_observer_dump(o, mark, "proof");
+		TEST_FAIL("apicv observer is blind to this VM: no %s of "
+			  "BLOCKIRQ by thread %d (KVM_SET_GUEST_DEBUG on %s) "
+			  "in %s within %d ms", set_at < 0 ? "set" : "clear",
+			  tid, vcpu_name(vcpu), o->dir, PROVE_MS);
+	}
+	return apicv_observer_settle(o, 20, PROVE_MS);
+}
+
+void apicv_observer_blind(struct apicv_observer *o)
+{
+	int r;
+
+	write_file(o->dir, "options/event-fork", "0");
+	r = write_file(o->dir, "set_event_pid", "1");
+	TEST_ASSERT(!r, "%s/set_event_pid: %s", o->dir, strerror(-r));
+	observer_poll(o);
+	test_log("apicv observer %s blinded: it records pid 1 only", o->dir);
 }
 
 void apicv_observer_dump(struct apicv_observer *o, u64 mark, const char *why)

@@ -121,8 +121,11 @@ void hv_routes_reset(struct kvm_vm *vm)
 {
 	int i;
 
-	for (i = 0; i < hv_rt.nr; i++)
+	for (i = 0; i < hv_rt.nr; i++) {
 		close(hv_rt.routes[i].efd);
+		if (hv_rt.routes[i].rfd >= 0)
+			close(hv_rt.routes[i].rfd);
+	}
 	hv_rt.nr = 0;
 	hv_rt.vm = vm;
 }
@@ -145,8 +148,9 @@ static void hv_routes_apply(struct kvm_vm *vm)
 	free(t);
 }
 
-struct hv_sint_route *hv_sint_route_add(struct kvm_vm *vm, u32 vcpu_id,
-					u32 sint)
+static struct hv_sint_route *__hv_sint_route_add(struct kvm_vm *vm,
+						 u32 vcpu_id, u32 sint,
+						 bool resample)
 {
 	struct kvm_irqfd irqfd = { 0 };
 	struct hv_sint_route *r;
@@ -164,11 +168,46 @@ struct hv_sint_route *hv_sint_route_add(struct kvm_vm *vm, u32 vcpu_id,
 	r->sint = sint;
 	r->efd = eventfd(0, EFD_CLOEXEC);
 	TEST_ASSERT(r->efd >= 0, "eventfd: %s", strerror(errno));
+	r->rfd = -1;
 	hv_routes_apply(vm);
 	irqfd.fd = r->efd;
 	irqfd.gsi = r->gsi;
+	if (resample) {
+		r->rfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		TEST_ASSERT(r->rfd >= 0, "eventfd: %s", strerror(errno));
+		irqfd.flags = KVM_IRQFD_FLAG_RESAMPLE;
+		irqfd.resamplefd = r->rfd;
+	}
 	vm_ioctl(vm, KVM_IRQFD, &irqfd);
 	return r;
+}
+
+struct hv_sint_route *hv_sint_route_add(struct kvm_vm *vm, u32 vcpu_id,
+					u32 sint)
+{
+	return __hv_sint_route_add(vm, vcpu_id, sint, false);
+}
+
+struct hv_sint_route *hv_sint_route_add_resample(struct kvm_vm *vm,
+						 u32 vcpu_id, u32 sint)
+{
+	TEST_ASSERT(vm->irqchip == IRQCHIP_KERNEL, "a resampling irqfd needs "
+		    "the full in-kernel irqchip");
+	return __hv_sint_route_add(vm, vcpu_id, sint, true);
+}
+
+u64 hv_sint_acks(struct hv_sint_route *r)
+{
+	u64 n = 0;
+
+	TEST_ASSERT(r->rfd >= 0, "SINT %u route has no resample eventfd",
+		    r->sint);
+	if (read(r->rfd, &n, sizeof(n)) != sizeof(n)) {
+		TEST_ASSERT(errno == EAGAIN, "resample eventfd read: %s",
+			    strerror(errno));
+		return 0;
+	}
+	return n;
 }
 
 void hv_sint_signal(struct hv_sint_route *r)
@@ -232,15 +271,34 @@ u32 hv_guest_msg_take(struct hv_message_page *simp, u32 sint,
 	return type;
 }
 
-void hv_guest_stimer_arm_direct(u32 n, u8 vector, u64 delay_100ns)
+u64 hv_guest_stimer_arm_direct(u32 n, u8 vector, u64 delay_100ns)
 {
-	wrmsr(HV_MSR_STIMER_COUNT(n), hv_guest_time_ref() + delay_100ns);
+	u64 count = hv_guest_time_ref() + delay_100ns;
+
+	wrmsr(HV_MSR_STIMER_COUNT(n), count);
 	wrmsr(HV_MSR_STIMER_CONFIG(n), HV_STIMER_ENABLE | HV_STIMER_DIRECT |
 				       HV_STIMER_VECTOR(vector));
+	return count;
 }
 
-void hv_guest_stimer_arm_msg(u32 n, u32 sint, u64 delay_100ns)
+u64 hv_guest_stimer_arm_msg(u32 n, u32 sint, u64 delay_100ns)
 {
-	wrmsr(HV_MSR_STIMER_COUNT(n), hv_guest_time_ref() + delay_100ns);
+	u64 count = hv_guest_time_ref() + delay_100ns;
+
+	wrmsr(HV_MSR_STIMER_COUNT(n), count);
 	wrmsr(HV_MSR_STIMER_CONFIG(n), HV_STIMER_ENABLE | HV_STIMER_SINT(sint));
+	return count;
+}
+
+void hv_guest_stimer_arm_periodic(u32 n, u64 config, u64 period_100ns)
+{
+	wrmsr(HV_MSR_STIMER_COUNT(n), period_100ns);
+	wrmsr(HV_MSR_STIMER_CONFIG(n), HV_STIMER_ENABLE | HV_STIMER_PERIODIC |
+				       config);
+}
+
+void hv_guest_stimer_stop(u32 n)
+{
+	wrmsr(HV_MSR_STIMER_CONFIG(n), 0);
+	wrmsr(HV_MSR_STIMER_COUNT(n), 0);
 }

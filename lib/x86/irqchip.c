@@ -35,6 +35,15 @@ void pic_eoi(int irq)
 	outb(PIC_MASTER_CMD, PIC_OCW2_EOI);
 }
 
+void pic_eoi_specific(int irq)
+{
+	if (irq >= 8) {
+		outb(PIC_SLAVE_CMD, PIC_OCW2_SEOI | (irq & 7));
+		irq = 2;
+	}
+	outb(PIC_MASTER_CMD, PIC_OCW2_SEOI | irq);
+}
+
 static u8 pic_read_reg(bool slave, u8 ocw3)
 {
 	u16 port = slave ? PIC_SLAVE_CMD : PIC_MASTER_CMD;

@@ -9,6 +9,12 @@
 # that died during that test).
 # FAKE_VM=dieonce: die when the first binary starts, on the first boot
 # only (FAKE_VM_ONCE names the file that remembers it).
+# FAKE_VM_AT=NAME: when binary NAME_test starts, print the kernel console lines
+# of FAKE_VM_CONSOLE ("|" between them; one that starts with "=" is a line
+# of CMD's output instead), then FAKE_VM_END: die (the output
+# stops, exit 125 as a dead VM), hang (the same as a hung one) or go on;
+# on the first boot only when FAKE_VM_ONCE is set (the file remembers it).
+# FAKE_VM_TCG=1: the inner run's "# cpu:" line says QEMU TCG.
 # FAKE_VM_LOG: file that gets the arguments, one run a line.
 set -eu
 suite=
@@ -43,5 +49,27 @@ if [ "${FAKE_VM:-}" = dieonce ] && [ ! -e "$FAKE_VM_ONCE" ]; then
 	busybox sh "$@" 2>&1 | sed '/selftests: apicv: /q' || :
 	echo "scripts/vm: no output for 9 s while running CMD (fake)" >&2
 	exit 125
+fi
+if [ -n "${FAKE_VM_AT:-}" ] && { [ -z "${FAKE_VM_ONCE:-}" ] || [ ! -e "$FAKE_VM_ONCE" ]; }; then
+	[ -z "${FAKE_VM_ONCE:-}" ] || : >"$FAKE_VM_ONCE"
+	out=$(mktemp)
+	rc=0
+	busybox sh "$@" >"$out" 2>&1 || rc=$?
+	end=${FAKE_VM_END:-go}
+	awk -v at="# selftests: apicv: x86/${FAKE_VM_AT}_test" -v con="${FAKE_VM_CONSOLE:-}" -v end="$end" \
+		-v tcg="${FAKE_VM_TCG:-}" '
+		tcg && /^# cpu: / { $0 = "# cpu: QEMU TCG CPU version 2.5+ (fake)" }
+		{ print }
+		$0 == at { n = split(con, c, "|")
+			for (i = 1; i <= n; i++)
+				if (c[i] ~ /^=/) print substr(c[i], 2)
+				else printf "[ %4d.%06d] %s\n", 30 + i, i, c[i]
+			if (end != "go") exit }' "$out"
+	rm -f "$out"
+	case $end in
+	die) echo "scripts/vm: VM died (qemu exit 0) while running CMD; last line: (fake)" >&2; exit 125 ;;
+	hang) echo "scripts/vm: no output for 9 s while running CMD: the guest kernel hung; last line: (fake)" >&2; exit 125 ;;
+	esac
+	exit "$rc"
 fi
 exec busybox sh "$@"

@@ -306,10 +306,65 @@ rt FAKE_VM=noboot --kernel debian-6.1 -t pass --bisect
 check "--bisect, kernel does not boot: 125" eval 'rc_is 125 &&
 	has "^not ok 1 kernel:debian-6.1 # cannot test: scripts/vm exit 125 before the tests started: scripts/vm: the kernel did not boot"'
 rt FAKE_VM=dieonce FAKE_VM_ONCE="$T/once" --kernel debian-6.1 -t pass -t fail
-check "kernel hangs once: booted again, the binary that ran and the rest rerun" eval 'rc_is 1 &&
-	has "^# booted again after: debian-6.1: the VM stopped during fail_test" &&
+check "kernel hangs once, silent: booted again, the rest rerun, the binary that ran fails" eval 'rc_is 1 &&
+	has "^# booted again after: debian-6.1: the VM stopped during fail_test .*: fails fail_test$" &&
 	has "^# ok [0-9]+ pass_test" && has "^# not ok [0-9]+ fail_test" &&
-	last_is "1 passed, 1 failed, 0 skipped"'
+	has "^# # kernel debian-6.1: the L1 kernel hung during fail_test, with no emulator signature" &&
+	has "^# #   \(none\)$" && last_is "1 passed, 1 failed, 0 skipped"'
+# L1 deaths and console reports (issue 17). pass_test runs second.
+rt FAKE_VM_AT=pass FAKE_VM_END=die FAKE_VM_ONCE="$T/once-die" \
+	FAKE_VM_CONSOLE="Kernel panic - not syncing: Fatal exception|Kernel Offset: disabled" \
+	--kernel debian-6.12 -t pass -t skip --junit "$T/junit-l1.xml"
+check "L1 dies without an emulator signature: rerun, and that binary fails with its console" eval 'rc_is 1 &&
+	has "^# ok [0-9]+ pass_test$" && has "^# ok [0-9]+ skip_test # SKIP" &&
+	has "^# #   \[ +31\.000001\] Kernel panic - not syncing: Fatal exception$" &&
+	has "^# booted again after: debian-6.12: the VM stopped during pass_test .*: fails pass_test$" &&
+	has "^# pass_test +FAIL" && last_is "0 passed, 1 failed, 1 skipped"'
+check "L1 dies: results.json and JUnit give that binary the death of the kernel" python3 -c '
+import json, sys, xml.etree.ElementTree as ET
+t = {x["name"]: x for x in json.load(open(sys.argv[1]))["runs"][0]["tests"]}
+r = t["pass_test"]
+assert r["status"] == "fail", r
+assert r["reason"].startswith("the L1 kernel died while it ran") and "Kernel panic" in r["reason"] and r["reason"].endswith("(its rerun: pass)"), r["reason"]
+s = {x.get("name"): x for x in ET.parse(sys.argv[2]).getroot()}
+assert s["debian-6.12/pass_test"].find("testcase/failure") is not None or s["debian-6.12/pass_test"].find(".//failure") is not None' \
+	"$(run_dir)/results.json" "$T/junit-l1.xml"
+rt FAKE_VM_TCG=1 FAKE_VM_AT=pass FAKE_VM_END=die FAKE_VM_ONCE="$T/once-emu" \
+	FAKE_VM_CONSOLE="Kernel panic - not syncing: corrupted stack end detected inside scheduler" \
+	--kernel debian-6.12 -t pass -t skip
+check "L1 dies with an emulator signature under TCG: rerun, no failure, named" eval 'rc_is 0 &&
+	has "^# booted again after: debian-6.12: the VM stopped during pass_test .*: the emulator.s, tcg-host-rip: Kernel panic" &&
+	last_is "1 passed, 0 failed, 1 skipped"'
+rt FAKE_VM_AT=pass FAKE_VM_END=die FAKE_VM_ONCE="$T/once-emu2" \
+	FAKE_VM_CONSOLE="Kernel panic - not syncing: corrupted stack end detected inside scheduler" \
+	--kernel debian-6.12 -t pass
+check "the same death where the emulator is not TCG: a failure" eval 'rc_is 1 && has "^# pass_test +FAIL"'
+rt FAKE_VM_TCG=1 FAKE_VM_AT=skip FAKE_VM_END=hang FAKE_VM_ONCE="$T/once-lockup" \
+	FAKE_VM_CONSOLE="watchdog: BUG: soft lockup - CPU#1 stuck for 104s! [apicv_inhibit_c:204]" \
+	--kernel debian-6.1 --param kvm_amd.force_avic=1 -t pass -t skip
+check "6.1 force_avic churn lockup under TCG: the emulator's, rerun" eval 'rc_is 0 &&
+	has "the emulator.s, tcg-force-avic-lockup: watchdog: BUG: soft lockup" &&
+	last_is "1 passed, 0 failed, 1 skipped"'
+rt FAKE_VM_TCG=1 FAKE_VM_AT=skip FAKE_VM_END=hang FAKE_VM_ONCE="$T/once-lockup2" \
+	FAKE_VM_CONSOLE="watchdog: BUG: soft lockup - CPU#1 stuck for 104s! [apicv_inhibit_c:204]" \
+	--kernel debian-6.1 -t pass -t skip
+check "the same lockup without force_avic: a failure" eval 'rc_is 1 && has "^# skip_test +FAIL"'
+rt FAKE_VM_TCG=1 FAKE_VM_AT=pass FAKE_VM_END=die FAKE_VM_ONCE="$T/once-rip" \
+	FAKE_VM_CONSOLE="=# # the failure above follows an emulator fault: host RIP (fake)|BUG: unable to handle page fault for address: 0000000000001234" \
+	--kernel debian-6.12 -t pass
+check "L1 dies after the harness saw an emulator fault: the emulator's, rerun" eval 'rc_is 0 &&
+	has "the emulator.s, tcg-host-rip: after the harness saw the emulator fault" &&
+	last_is "1 passed, 0 failed, 0 skipped"'
+rt FAKE_VM_AT=pass FAKE_VM_CONSOLE="------------[ cut here ]------------|WARNING: CPU: 1 PID: 200 at arch/x86/kvm/lapic.c:123 kvm_fake+0x1/0x2 [kvm]|Call Trace:" \
+	--kernel debian-6.12 -t pass -t skip
+check "a WARN on the L1 console fails the binary that ran, and only it" eval 'rc_is 1 &&
+	has "^# # kernel debian-6.12: L1 console during pass_test \(fails it\):$" &&
+	has "^# #   \[ +32\.000002\] WARNING: CPU: 1 PID: 200" && has "^# skip_test +skip" &&
+	has "^# pass_test +FAIL" && last_is "0 passed, 1 failed, 1 skipped"'
+KM_SH=$(sed -n "s/^KMSG_RE='\(.*\)'$/\1/p" "$REPO/run_tests.sh" | tr "|" "\n" | sort)
+KM_C=$(sed -n '/report_markers\[\] = {/,/^};/p' "$REPO/lib/kmsg.c" | grep -o '"[^"]*"' | tr -d '"' | sort)
+check "one kernel-log pattern list: KMSG_RE in run_tests.sh is the list of lib/kmsg.c" eval '
+	test "$(echo "$KM_SH" | wc -l)" -gt 10 && test "$KM_SH" = "$KM_C"'
 # Only here: the counts checked elsewhere know nothing of it.
 cp "$CHECK/fake_test.sh" "$B/x86/envfault_test"
 : >"$FAKE_VM_LOG"
