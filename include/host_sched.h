@@ -55,6 +55,12 @@ struct pressure {
 	char note[SCHED_WHY_LEN];	/* the fallback's reason, if any */
 	/* Tunables (defaults from pressure_start when 0). */
 	__u32 migrate_us, kick_us, fifo_burst_us, fifo_gap_us;
+	/*
+	 * Optional, set after pressure_start(): the kick thread calls it
+	 * right before each kick of vCPU index @idx (to see what the kick
+	 * is about to rescue); false skips that kick.
+	 */
+	bool (*pre_kick)(struct pressure *p, int idx);
 };
 
 /* "preempt+migrate", "none": for logs. */
@@ -72,6 +78,14 @@ void pressure_stop(struct pressure *p);
 int vm_set_halt_poll_ns(struct kvm_vm *vm, __u32 ns, char *why);
 /* KVM_CAP_X86_DISABLE_EXITS(HLT): before the first vCPU is created. */
 int vm_disable_hlt_exits(struct kvm_vm *vm, char *why);
+
+/*
+ * The kernel's thread id of @t, a thread of this process (it is renamed
+ * to find it in /proc/self/task); -1 when not found.
+ */
+int thread_tid(pthread_t t);
+/* The state letter of thread @tid of this process ('R', 'S', ...); 0 if gone. */
+char thread_state(int tid);
 
 /* Skips the subtest with @why when @r < 0 (needs test_util.h). */
 #define sched_require(r, why) TEST_REQUIRE((r) >= 0, "%s", why)

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -206,6 +209,7 @@ static void *kick_main(void *arg)
 {
 	struct pressure *p = arg;
 	struct kvm_vm *vm = p->vm;
+	bool (*hook)(struct pressure *p, int idx);
 	int i;
 
 	while (!READ_ONCE(p->stop)) {
@@ -213,6 +217,9 @@ static void *kick_main(void *arg)
 			struct kvm_vcpu *v = vm->vcpus[i];
 
 			if (!READ_ONCE(v->thread_started) || READ_ONCE(v->done))
+				continue;
+			hook = READ_ONCE(p->pre_kick);
+			if (hook && !hook(p, i))
 				continue;
 			vcpu_kick(v);
 			p->kicks++;
@@ -328,6 +335,61 @@ void pressure_stop(struct pressure *p)
 	for (i = 0; i < p->nthreads; i++)
 		pthread_join(p->threads[i], NULL);
 	p->nthreads = 0;
+}
+
+int thread_tid(pthread_t t)
+{
+	static int seq;
+	char name[16], path[300], comm[32];
+	struct dirent *d;
+	int tid = -1;
+	DIR *dir;
+	FILE *f;
+
+	snprintf(name, sizeof(name), "apicv-t%d",
+		 __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED));
+	if (pthread_setname_np(t, name))
+		return -1;
+	dir = opendir("/proc/self/task");
+	if (!dir)
+		return -1;
+	while (tid < 0 && (d = readdir(dir))) {
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm",
+			 d->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(comm, sizeof(comm), f)) {
+			comm[strcspn(comm, "\n")] = '\0';
+			if (!strcmp(comm, name))
+				tid = atoi(d->d_name);
+		}
+		fclose(f);
+	}
+	closedir(dir);
+	return tid;
+}
+
+char thread_state(int tid)
+{
+	char path[64], buf[256], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* "tid (comm) S ...": the comm may hold spaces and parentheses. */
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' ? p[2] : 0;
 }
 
 int vm_set_halt_poll_ns(struct kvm_vm *vm, u32 ns, char *why)
