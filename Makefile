@@ -30,7 +30,7 @@ endif
 CC ?= gcc
 # Guest code shares the binary: no red zone (interrupts push on the same
 # stack), no stack protector or TLS, fixed link addresses.
-CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter \
+CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Wshadow -Werror -Wno-unused-parameter \
 	-fno-stack-protector -fno-pie -mno-red-zone -fno-omit-frame-pointer \
 	-fno-strict-aliasing -D_GNU_SOURCE $(UAPI_INC) -I$(CURDIR)/include \
 	-I$(KSFT_DIR) -I$(OUTPUT) $(EXTRA_CFLAGS)

@@ -59,8 +59,9 @@ KMSG_RE='WARNING:|BUG:|kernel BUG at|Oops:|general protection fault|possible cir
 # the host down is the worst kind. Unless its console shows one of these
 # emulator signatures first (the kernel is booted again for the binaries
 # without a result either way). One per line: NAME, WHEN (tcg: the inner
-# run's "# cpu:" says QEMU TCG; force_avic: --param kvm_amd.force_avic=1 as
-# well), ERE matched in the kernel's console lines.
+# run's "# cpu:" says QEMU TCG; force_avic-6.1: --param
+# kvm_amd.force_avic=1 as well, on a 6.1 kernel), ERE matched in the
+# kernel's console lines.
 #  tcg-host-rip: TCG's emulated VMRUN resumes a vCPU with its host's RIP and
 #   RSP (KNOWN_BUG_TCG_HOST_RIP); the L1 kernel then panics so (four L1
 #   deaths in four runs of the SynIC hammer's controls with QEMU 7.2, one
@@ -73,7 +74,7 @@ KMSG_RE='WARNING:|BUG:|kernel BUG at|Oops:|general protection fault|possible cir
 #   of three make check runs, inhibit step, activity subtests, never 6.12).
 EMU_SIGNATURES='tcg-host-rip	tcg	corrupted stack end detected inside scheduler
 tcg-text-poke	tcg	int3: [0-9a-f][0-9a-f][0-9a-f][0-9a-f] \[#[0-9]+\]
-tcg-force-avic-lockup	force_avic	soft lockup - CPU#[0-9]+ stuck for [0-9]+s! \[apicv_inhibit_c:'
+tcg-force-avic-lockup	force_avic-6.1	soft lockup - CPU#[0-9]+ stuck for [0-9]+s! \[apicv_inhibit_c:'
 
 usage() {
 	cat <<EOF
@@ -1171,6 +1172,7 @@ console_scan() {
 		for (i = 1; i <= ns; i++) { split(s[i], f, "\t"); sn[i] = f[1]; sw[i] = f[2]; sr[i] = f[3] } }
 	{ sub(/\r$/, "") }
 	/^# cpu: / { tcg = ($0 ~ /QEMU TCG/) }
+	/^# kernel: / { k61 = ($0 ~ /^# kernel: 6\.1\./) }
 	/^# selftests: apicv: / { n = $4; sub(/^x86\//, "", n); start(n); next }
 	/^# negative control: / { start($4); next }
 	/^(not )?ok [0-9]+ / { cur = ""; next }
@@ -1182,7 +1184,7 @@ console_scan() {
 	cur != "" && /^\[ *[0-9]+\.[0-9]+\] / {
 		t = $0; sub(/^\[ *[0-9]+\.[0-9]+\] /, "", t)
 		for (i = 1; i <= ns && !done[cur]; i++)
-			if ((sw[i] == "tcg" && tcg || sw[i] == "force_avic" && tcg && fa) && t ~ sr[i]) {
+			if ((sw[i] == "tcg" && tcg || sw[i] == "force_avic-6.1" && tcg && fa && k61) && t ~ sr[i]) {
 				print cur, "emu", sn[i], t; done[cur] = 1; q[cur] = 12
 			}
 		if (!done[cur] && !rep[cur] && t ~ re) { print cur, "report", "-", t; rep[cur] = 1; q[cur] = 12 }

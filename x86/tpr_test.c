@@ -20,7 +20,7 @@
 
 enum tpr_via { VIA_XAPIC, VIA_X2APIC, VIA_CR8 };
 
-FAULT(tpr_class_below, "tpr.xapic.classes", "taken with TPR",
+FAULT(tpr_class_below, "tpr.xapic.classes", "held vector taken with TPR",
       "class 9: TPR one class below the held vector's");
 FAULT(tpr_class_above, "tpr.x2apic.classes", "not taken with TPR",
       "class 8: TPR one class above (the next class is held too)");
@@ -142,7 +142,7 @@ static bool tpr_round(u32 c)
 	if (!(fault_held_not_sent && c == 10))
 		apic_self_ipi(HELD_VEC(c));
 	got = handled[HELD_VEC(c)];
-	GUEST_ASSERT(!got, "class %u: vector 0x%x taken with TPR 0x%x",
+	GUEST_ASSERT(!got, "class %u: held vector 0x%x taken with TPR 0x%x",
 		     c, HELD_VEC(c), tpr);
 	if (c < 15) {
 		apic_self_ipi(NEXT_VEC(c));

@@ -1138,8 +1138,8 @@ u64 apicv_observer_prove(struct apicv_observer *o, struct kvm_vcpu *vcpu)
 	int tid = gettid(), set_at, clr_at = -1;
 	u64 mark;
 
-	TEST_REQUIRE(caps <= 0 || (caps & KVM_GUESTDBG_BLOCKIRQ),
-		     "KVM_CAP_SET_GUEST_DEBUG2 lacks KVM_GUESTDBG_BLOCKIRQ: "
+	TEST_REQUIRE(caps > 0 && (caps & KVM_GUESTDBG_BLOCKIRQ),
+		     "no KVM_GUESTDBG_BLOCKIRQ in KVM_CAP_SET_GUEST_DEBUG2: "
 		     "cannot prove the inhibit observer sees the VM");
 	TEST_ASSERT(bit >= 0, "no BLOCKIRQ bit on this kernel");
 	apicv_observer_settle(o, 20, PROVE_MS);

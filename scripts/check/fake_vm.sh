@@ -14,7 +14,8 @@
 # of CMD's output instead), then FAKE_VM_END: die (the output
 # stops, exit 125 as a dead VM), hang (the same as a hung one) or go on;
 # on the first boot only when FAKE_VM_ONCE is set (the file remembers it).
-# FAKE_VM_TCG=1: the inner run's "# cpu:" line says QEMU TCG.
+# FAKE_VM_TCG=1: the inner run's "# cpu:" line says QEMU TCG, and its
+# "# kernel:" line the release of the --kernel shorthand (6.1.0-fake ...).
 # FAKE_VM_LOG: file that gets the arguments, one run a line.
 set -eu
 suite=
@@ -56,9 +57,15 @@ if [ -n "${FAKE_VM_AT:-}" ] && { [ -z "${FAKE_VM_ONCE:-}" ] || [ ! -e "$FAKE_VM_
 	rc=0
 	busybox sh "$@" >"$out" 2>&1 || rc=$?
 	end=${FAKE_VM_END:-go}
-	awk -v at="# selftests: apicv: x86/${FAKE_VM_AT}_test" -v con="${FAKE_VM_CONSOLE:-}" -v end="$end" \
+	case $kernel in
+	debian-6.1) krel=6.1.0-fake ;;
+	debian-6.12) krel=6.12.0-fake ;;
+	*) krel=7.2.0-fake ;;
+	esac
+	awk -v krel="$krel" -v at="# selftests: apicv: x86/${FAKE_VM_AT}_test" -v con="${FAKE_VM_CONSOLE:-}" -v end="$end" \
 		-v tcg="${FAKE_VM_TCG:-}" '
 		tcg && /^# cpu: / { $0 = "# cpu: QEMU TCG CPU version 2.5+ (fake)" }
+		tcg && /^# kernel: / { $0 = "# kernel: " krel }
 		{ print }
 		$0 == at { n = split(con, c, "|")
 			for (i = 1; i <= n; i++)
