@@ -349,11 +349,6 @@ rt FAKE_VM_TCG=1 FAKE_VM_AT=skip FAKE_VM_END=hang FAKE_VM_ONCE="$T/once-lockup2"
 	FAKE_VM_CONSOLE="watchdog: BUG: soft lockup - CPU#1 stuck for 104s! [apicv_inhibit_c:204]" \
 	--kernel debian-6.1 -t pass -t skip
 check "the same lockup without force_avic: a failure" eval 'rc_is 1 && has "^# skip_test +FAIL"'
-rt FAKE_VM_TCG=1 FAKE_VM_AT=skip FAKE_VM_END=hang FAKE_VM_ONCE="$T/once-lockup3" \
-	FAKE_VM_CONSOLE="watchdog: BUG: soft lockup - CPU#1 stuck for 104s! [apicv_inhibit_c:204]" \
-	--kernel debian-6.12 --param kvm_amd.force_avic=1 -t pass -t skip
-check "the same lockup with force_avic on 6.12 (never seen there): a failure" \
-	eval 'rc_is 1 && has "^# skip_test +FAIL"'
 rt FAKE_VM_TCG=1 FAKE_VM_AT=pass FAKE_VM_END=die FAKE_VM_ONCE="$T/once-rip" \
 	FAKE_VM_CONSOLE="=# # the failure above follows an emulator fault: host RIP (fake)|BUG: unable to handle page fault for address: 0000000000001234" \
 	--kernel debian-6.12 -t pass
