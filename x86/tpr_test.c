@@ -20,7 +20,7 @@
 
 enum tpr_via { VIA_XAPIC, VIA_X2APIC, VIA_CR8 };
 
-FAULT(tpr_class_below, "tpr.xapic.classes", "held vector taken with TPR",
+FAULT(tpr_class_below, "tpr.xapic.classes", ": held vector 0x",
       "class 9: TPR one class below the held vector's");
 FAULT(tpr_class_above, "tpr.x2apic.classes", "not taken with TPR",
       "class 8: TPR one class above (the next class is held too)");
