@@ -158,26 +158,9 @@ static void guest_check_isr_count(u64 autoeoi, u64 n)
 			     n - isr_in_handler, n);
 }
 
-static u64 tsc_deadline(u64 us)
-{
-	return rdtsc() + us * guest_tsc_khz / 1000;
-}
-
-/* With interrupts on, waits until *@ctr >= @want or @us pass. */
-static u64 guest_wait(volatile u64 *ctr, u64 want, u64 us)
-{
-	u64 end = tsc_deadline(us);
-
-	sti();
-	while (*ctr < want && rdtsc() < end)
-		cpu_relax();
-	cli();
-	return *ctr;
-}
-
 #define GUEST_WAIT_EQ(ctr, want, us)					\
 	do {								\
-		u64 __got = guest_wait(&(ctr), want, us);		\
+		u64 __got = guest_wait_count(&(ctr), want, us);		\
 		GUEST_ASSERT(__got == (want), #ctr " is %llu after %u us, " \
 			     "expected %llu", __got, (unsigned)(us),	\
 			     (u64)(want));				\
@@ -186,7 +169,7 @@ static u64 guest_wait(volatile u64 *ctr, u64 want, u64 us)
 /* Nothing more arrives within QUIET_US. */
 #define GUEST_QUIET_EQ(ctr, want)					\
 	do {								\
-		u64 __got = guest_wait(&(ctr), (want) + 1, QUIET_US);	\
+		u64 __got = guest_wait_count(&(ctr), (want) + 1, QUIET_US);	\
 		GUEST_ASSERT(__got == (want), #ctr " is %llu, expected "	\
 			     "%llu", __got, (u64)(want));		\
 	} while (0)
@@ -360,7 +343,7 @@ static void guest_second_waits(u64 x2apic, u64 autoeoi)
 	if (autoeoi) {
 		GUEST_WAIT_EQ(hits, 2, WAIT_US);
 	} else {
-		guest_wait(&hits, 2, QUIET_US);
+		guest_wait_count(&hits, 2, QUIET_US);
 		GUEST_ASSERT(hits == 1, "second signal delivered before EOI");
 		GUEST_ASSERT(apic_vec_test(APIC_IRR, SINT_VEC),
 			     "second signal not pending in IRR");
@@ -396,7 +379,7 @@ static void guest_masked(u64 x2apic, u64 autoeoi)
 	hv_guest_sint_set(SINT_A, hv_sint(SINT_VEC,
 					  sint_flags(autoeoi) | masked));
 	guest_signal(0, 3);
-	guest_wait(&hits, 1, QUIET_US);
+	guest_wait_count(&hits, 1, QUIET_US);
 	GUEST_ASSERT(!hits, "masked SINT delivered %llu times", hits);
 	GUEST_ASSERT(!apic_vec_test(APIC_IRR, SINT_VEC), "masked SINT in IRR");
 	hv_guest_sint_set(SINT_A, hv_sint(SINT_VEC, sint_flags(autoeoi)));

@@ -86,18 +86,6 @@ static void guest_timer_handler(struct ex_regs *regs)
 		apic_eoi();
 }
 
-/* With interrupts on, waits until *@ctr >= @want or @us pass. */
-static u64 guest_wait(volatile u64 *ctr, u64 want, u64 us)
-{
-	u64 end = rdtsc() + us * guest_tsc_khz / 1000;
-
-	sti();
-	while (*ctr < want && rdtsc() < end)
-		cpu_relax();
-	cli();
-	return *ctr;
-}
-
 static void guest_setup(u64 x2apic, u64 sint_flags)
 {
 	if (x2apic)
@@ -236,7 +224,7 @@ static void guest_vmm_message(u64 x2apic, u64 autoeoi)
 	guest_setup(x2apic, aeoi_flag(autoeoi));
 	handler_eois = false;
 	GUEST_SYNC(CMD_POST, 1);
-	GUEST_ASSERT(guest_wait(&hits, 1, WAIT_US) == 1, "message 1: %llu "
+	GUEST_ASSERT(guest_wait_count(&hits, 1, WAIT_US) == 1, "message 1: %llu "
 		     "deliveries", hits);
 	GUEST_ASSERT_EQ(isr_hits, !autoeoi);
 	GUEST_ASSERT_EQ(slot->hdr.message_type, MSG_TYPE);
@@ -254,9 +242,9 @@ static void guest_vmm_message(u64 x2apic, u64 autoeoi)
 	else
 		hv_guest_msg_take(simp, SINT_A, &m);	/* EOM: pending */
 	GUEST_SYNC(CMD_RETRY);
-	GUEST_ASSERT(guest_wait(&hits, 2, WAIT_US) == 2, "queued message: "
+	GUEST_ASSERT(guest_wait_count(&hits, 2, WAIT_US) == 2, "queued message: "
 		     "%llu deliveries", hits);
-	GUEST_ASSERT(guest_wait(&hits, 3, QUIET_US) == 2, "%llu deliveries, "
+	GUEST_ASSERT(guest_wait_count(&hits, 3, QUIET_US) == 2, "%llu deliveries, "
 		     "want 2", hits);
 	GUEST_ASSERT_EQ(slot->hdr.message_type, MSG_TYPE);
 	GUEST_ASSERT_EQ(slot->payload[0], 2);
@@ -312,9 +300,9 @@ static void guest_stimer_busy(u64 x2apic, u64 autoeoi)
 	slot->hdr.message_type = HV_MSG_NONE;
 	if (!fault_stimer_skip_eom)
 		hv_guest_eom();
-	GUEST_ASSERT(guest_wait(&hits, 1, WAIT_US) == 1, "timer message not "
+	GUEST_ASSERT(guest_wait_count(&hits, 1, WAIT_US) == 1, "timer message not "
 		     "delivered after EOM");
-	GUEST_ASSERT(guest_wait(&hits, 2, QUIET_US) == 1, "%llu deliveries",
+	GUEST_ASSERT(guest_wait_count(&hits, 2, QUIET_US) == 1, "%llu deliveries",
 		     hits);
 	GUEST_ASSERT_EQ(log_n, 1);
 	m = &log_msg[0];
@@ -360,13 +348,13 @@ static void guest_stimer_periodic(u64 x2apic, u64 autoeoi)
 	t0 = hv_guest_time_ref();
 	hv_guest_stimer_arm_periodic(1, HV_STIMER_SINT(SINT_A), PERIOD);
 	t1 = hv_guest_time_ref();
-	n = guest_wait(&log_n, NR_TICKS, WAIT_US + NR_TICKS * PERIOD / 10);
+	n = guest_wait_count(&log_n, NR_TICKS, WAIT_US + NR_TICKS * PERIOD / 10);
 	GUEST_ASSERT(n >= NR_TICKS, "%llu of %u ticks", n, NR_TICKS);
 	GUEST_ASSERT(rdmsr(HV_MSR_STIMER_CONFIG(1)) & HV_STIMER_ENABLE,
 		     "periodic timer disabled itself");
 	guest_stop_timer(1);
 	n = log_n;
-	GUEST_ASSERT(guest_wait(&log_n, n + 1, 3 * PERIOD / 10) == n,
+	GUEST_ASSERT(guest_wait_count(&log_n, n + 1, 3 * PERIOD / 10) == n,
 		     "periodic timer fired after it was stopped");
 	GUEST_ASSERT_EQ(hits, n);
 	for (i = 0; i < NR_TICKS; i++) {
@@ -432,9 +420,9 @@ static void guest_stimer_direct(void)
 		hv_guest_stimer_arm_msg(1, SINT_A, 10000);
 	wrmsr(HV_MSR_STIMER_COUNT(0), hv_guest_time_ref() + 10000);
 	wrmsr(HV_MSR_STIMER_CONFIG(0), HV_STIMER_ENABLE | direct);
-	GUEST_ASSERT(guest_wait(&timer_hits, 1, WAIT_US) == 1, "one-shot: "
+	GUEST_ASSERT(guest_wait_count(&timer_hits, 1, WAIT_US) == 1, "one-shot: "
 		     "%llu timer interrupts", timer_hits);
-	GUEST_ASSERT(guest_wait(&timer_hits, 2, QUIET_US) == 1, "one-shot: "
+	GUEST_ASSERT(guest_wait_count(&timer_hits, 2, QUIET_US) == 1, "one-shot: "
 		     "%llu timer interrupts", timer_hits);
 	GUEST_ASSERT_EQ(timer_isr, 1);
 	guest_expect_no_message("one-shot");
@@ -442,14 +430,14 @@ static void guest_stimer_direct(void)
 	GUEST_ASSERT_EQ(rdmsr(HV_MSR_STIMER_CONFIG(0)) & HV_STIMER_ENABLE, 0);
 
 	hv_guest_stimer_arm_periodic(0, direct, PERIOD);
-	n = guest_wait(&timer_hits, 1 + NR_TICKS, WAIT_US +
+	n = guest_wait_count(&timer_hits, 1 + NR_TICKS, WAIT_US +
 		       NR_TICKS * PERIOD / 10);
 	GUEST_ASSERT(n >= 1 + NR_TICKS, "periodic: %llu of %u ticks", n - 1,
 		     NR_TICKS);
 	hv_guest_stimer_stop(0);
 	sti_nop_cli();
 	n = timer_hits;
-	GUEST_ASSERT(guest_wait(&timer_hits, n + 1, 3 * PERIOD / 10) == n,
+	GUEST_ASSERT(guest_wait_count(&timer_hits, n + 1, 3 * PERIOD / 10) == n,
 		     "direct periodic timer fired after it was stopped");
 	GUEST_ASSERT_EQ(timer_isr, n);
 	guest_expect_no_message("periodic");

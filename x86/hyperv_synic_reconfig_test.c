@@ -69,18 +69,6 @@ static void guest_v2_handler(struct ex_regs *regs)
 	guest_record(1, V2);
 }
 
-/* With interrupts on, waits until *@ctr >= @want or @us pass. */
-static u64 guest_wait(volatile u64 *ctr, u64 want, u64 us)
-{
-	u64 end = rdtsc() + us * guest_tsc_khz / 1000;
-
-	sti();
-	while (*ctr < want && rdtsc() < end)
-		cpu_relax();
-	cli();
-	return *ctr;
-}
-
 static void guest_signal(u64 route, u64 n)
 {
 	GUEST_SYNC(CMD_SIGNAL, route, n);
@@ -100,8 +88,8 @@ static void guest_expect_one(int signal_route, int i, bool in_isr,
 
 	if (signal_route >= 0)
 		guest_signal(signal_route, 1);
-	guest_wait(&hits[i], h + 1, WAIT_US);
-	guest_wait(&hits[i], h + 2, QUIET_US);	/* a second run shows */
+	guest_wait_count(&hits[i], h + 1, WAIT_US);
+	guest_wait_count(&hits[i], h + 2, QUIET_US);	/* a second run shows */
 	GUEST_ASSERT(hits[i] == h + 1, "%s: vector 0x%x ran %llu times, "
 		     "want once", step, vec, hits[i] - h);
 	GUEST_ASSERT(hits[!i] == other, "%s: vector 0x%x ran too",
@@ -115,7 +103,7 @@ static void guest_expect_none(const char *step)
 {
 	u64 h0 = hits[0], h1 = hits[1];
 
-	guest_wait(&hits[0], h0 + 1, QUIET_US);
+	guest_wait_count(&hits[0], h0 + 1, QUIET_US);
 	GUEST_ASSERT(hits[0] == h0 && hits[1] == h1, "%s: vector 0x%x ran "
 		     "%llu and 0x%x %llu times", step, V1, hits[0] - h0, V2,
 		     hits[1] - h1);

@@ -124,6 +124,36 @@ static void guest_set_events(u64 rounds)
 	GUEST_DONE();
 }
 
+/*
+ * STI, then the exiting OUT: in STI's shadow, or after a NOP that ends it.
+ * The address after the OUT, where the ExtINT must land, goes to *@want.
+ */
+static void sti_out(u64 *want, u32 v, bool nop_first)
+{
+	if (nop_first) {
+		__asm__ __volatile__("lea 1f(%%rip), %%rdx\n\t"
+				     "mov %%rdx, %0\n\t"
+				     "sti\n\t"
+				     "nop\n\t"
+				     "outl %%eax, %1\n"
+				     "1:\tnop\n\t"
+				     "cli"
+				     : "=m"(*want)
+				     : "Nd"((u16)EXIT_PORT), "a"(v)
+				     : "rdx", "memory");
+		return;
+	}
+	__asm__ __volatile__("lea 1f(%%rip), %%rdx\n\t"
+			     "mov %%rdx, %0\n\t"
+			     "sti\n\t"
+			     "outl %%eax, %1\n"
+			     "1:\tnop\n\t"
+			     "cli"
+			     : "=m"(*want)
+			     : "Nd"((u16)EXIT_PORT), "a"(v)
+			     : "rdx", "memory");
+}
+
 /* OUT inside STI's shadow, MOV SS's shadow, or none; the ExtINT after it. */
 static void guest_exit_in_shadow(u64 rounds)
 {
@@ -137,28 +167,7 @@ static void guest_exit_in_shadow(u64 rounds)
 		switch (i % NR_KINDS) {
 		case KIND_STI:
 			cli();
-			if (fault_sti_early) {
-				__asm__ __volatile__("lea 1f(%%rip), %%rdx\n\t"
-						     "mov %%rdx, %0\n\t"
-						     "sti\n\t"
-						     "nop\n\t"
-						     "outl %%eax, %1\n"
-						     "1:\tnop\n\t"
-						     "cli"
-						     : "=m"(round_want[i])
-						     : "Nd"((u16)EXIT_PORT), "a"(v)
-						     : "rdx", "memory");
-				break;
-			}
-			__asm__ __volatile__("lea 1f(%%rip), %%rdx\n\t"
-					     "mov %%rdx, %0\n\t"
-					     "sti\n\t"
-					     "outl %%eax, %1\n"
-					     "1:\tnop\n\t"
-					     "cli"
-					     : "=m"(round_want[i])
-					     : "Nd"((u16)EXIT_PORT), "a"(v)
-					     : "rdx", "memory");
+			sti_out(&round_want[i], v, fault_sti_early);
 			break;
 		case KIND_MOV_SS:
 			sti();
@@ -175,28 +184,7 @@ static void guest_exit_in_shadow(u64 rounds)
 			break;
 		default:
 			cli();
-			if (fault_out_in_shadow) {
-				__asm__ __volatile__("lea 1f(%%rip), %%rdx\n\t"
-						     "mov %%rdx, %0\n\t"
-						     "sti\n\t"
-						     "outl %%eax, %1\n"
-						     "1:\tnop\n\t"
-						     "cli"
-						     : "=m"(round_want[i])
-						     : "Nd"((u16)EXIT_PORT), "a"(v)
-						     : "rdx", "memory");
-				break;
-			}
-			__asm__ __volatile__("lea 1f(%%rip), %%rdx\n\t"
-					     "mov %%rdx, %0\n\t"
-					     "sti\n\t"
-					     "nop\n\t"
-					     "outl %%eax, %1\n"
-					     "1:\tnop\n\t"
-					     "cli"
-					     : "=m"(round_want[i])
-					     : "Nd"((u16)EXIT_PORT), "a"(v)
-					     : "rdx", "memory");
+			sti_out(&round_want[i], v, !fault_out_in_shadow);
 			break;
 		}
 		guest_round_end(i, kind_name[i % NR_KINDS]);

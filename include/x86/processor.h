@@ -242,6 +242,8 @@ extern guest_handler_t guest_handlers[256];
 /* TSC-based delays; the host stores the vCPU TSC rate before running. */
 extern u64 guest_tsc_khz;
 void guest_udelay(u64 us);
+/* With IF=1, waits until *@ctr >= @want or @us pass; returns *@ctr (IF=0). */
+u64 guest_wait_count(volatile u64 *ctr, u64 want, u64 us);
 u64 guest_tsc_to_us(u64 cycles);
 
 #endif

@@ -49,3 +49,14 @@ void guest_udelay(u64 us)
 	while (rdtsc() - start < cycles)
 		cpu_relax();
 }
+
+u64 guest_wait_count(volatile u64 *ctr, u64 want, u64 us)
+{
+	u64 end = rdtsc() + us * guest_tsc_khz / 1000;
+
+	sti();
+	while (*ctr < want && rdtsc() < end)
+		cpu_relax();
+	cli();
+	return *ctr;
+}
