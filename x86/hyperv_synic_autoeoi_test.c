@@ -198,9 +198,7 @@ struct ctx {
 
 static void ctx_init(struct ctx *c, void *guest_fn, bool two_routes)
 {
-	TEST_REQUIRE(!apicv_host()->forced, "AVIC forced on a CPU without it "
-		     "(force_avic): guest interrupt delivery is broken while "
-		     "the VM is not inhibited");
+	apicv_require_guest_delivery();
 	c->vm = vm_create(IRQCHIP_KERNEL);
 	c->vcpu = vm_add_vcpu(c->vm, 0, guest_fn);
 	hv_vcpu_init(c->vcpu);

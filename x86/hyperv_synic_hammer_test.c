@@ -328,9 +328,7 @@ TEST_F(hammer, toggle_autoeoi_under_load)
 	bool dropped = false, empty_sent = false;
 	int i, n = variant->n;
 
-	TEST_REQUIRE(!apicv_host()->forced, "AVIC forced on a CPU without it "
-		     "(force_avic): guest interrupt delivery is broken while "
-		     "the VM is not inhibited");
+	apicv_require_guest_delivery();
 	vm = vm_create(IRQCHIP_KERNEL);
 	hv_routes_reset(vm);
 	nr_vcpus = n;

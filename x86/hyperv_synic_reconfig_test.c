@@ -144,9 +144,7 @@ FIXTURE_VARIANT_ADD(reconfig, x2apic) { .x2apic = true };
 
 FIXTURE_SETUP(reconfig)
 {
-	TEST_REQUIRE(!apicv_host()->forced, "AVIC forced on a CPU without it "
-		     "(force_avic): guest interrupt delivery is broken while "
-		     "the VM is not inhibited");
+	apicv_require_guest_delivery();
 	self->vm = vm_create(IRQCHIP_KERNEL);
 	hv_routes_reset(self->vm);
 	hits[0] = hits[1] = isr_hits[0] = isr_hits[1] = 0;

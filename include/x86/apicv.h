@@ -73,6 +73,11 @@ void apicv_require_observable(void);
  * interrupts (enabled and not forced): the behaviour source needs it.
  */
 void apicv_require_real(void);
+/*
+ * Skips the test unless guests get their interrupts: not so with AVIC
+ * forced on a CPU without it (force_avic) while the VM is not inhibited.
+ */
+void apicv_require_guest_delivery(void);
 
 /* ---- The versioned reason table ---------------------------------------- */
 

@@ -469,11 +469,15 @@ void apicv_require_observable(void)
 
 void apicv_require_real(void)
 {
-	const struct apicv_host *h = apicv_host();
-
 	apicv_require_observable();
-	TEST_REQUIRE(!h->forced,
-		     "kvm_amd.force_avic=1 on a CPU without AVIC: guests cannot run with AVIC active");
+	apicv_require_guest_delivery();
+}
+
+void apicv_require_guest_delivery(void)
+{
+	TEST_REQUIRE(!apicv_host()->forced,
+		     "AVIC forced on a CPU without it (force_avic): guest "
+		     "interrupt delivery is broken while the VM is not inhibited");
 }
 
 /* ---- Trace parsing ----------------------------------------------------- */
