@@ -41,6 +41,8 @@ LIB_SRCS := $(wildcard lib/*.c lib/x86/*.c lib/x86/*.S)
 LIB_OBJS := $(patsubst %,$(OUTPUT)/%.o,$(basename $(LIB_SRCS)))
 LIBRARY := $(OUTPUT)/libapicv.a
 TESTS := $(patsubst x86/%.c,$(OUTPUT)/x86/%,$(wildcard x86/*_test.c))
+# The library's own tests: the runner reports them apart from KVM's.
+LIBTESTS := $(patsubst libtest/%.c,$(OUTPUT)/libtest/%,$(wildcard libtest/*_test.c))
 TOOLS := $(OUTPUT)/tools/kvm_info $(OUTPUT)/tools/kvm_keeper \
 	$(OUTPUT)/tools/e9_console
 BENCHES := $(patsubst bench/%.c,$(OUTPUT)/bench/%,$(wildcard bench/*.c))
@@ -49,7 +51,7 @@ FEATURES := $(OUTPUT)/harness_features.h
 HEADERS := $(wildcard include/*.h include/x86/*.h) $(FEATURES)
 
 .PHONY: all bench run_tests check install clean deps headers-check
-all: headers-check $(TESTS) $(TOOLS) $(BENCHES)
+all: headers-check $(TESTS) $(LIBTESTS) $(TOOLS) $(BENCHES)
 bench: headers-check $(BENCHES)
 
 headers-check:
@@ -90,6 +92,11 @@ $(LIBRARY): $(LIB_OBJS)
 # lib/string.o goes first so its mem* replace libc's everywhere. The
 # harness's EXPECT_EQ(1, u64) compares a literal's type: no sign-compare.
 $(OUTPUT)/x86/%: x86/%.c $(LIBRARY) $(HEADERS)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) -Wno-sign-compare $(LDFLAGS) -o $@ $(OUTPUT)/lib/string.o $< $(LIBRARY) $(LDLIBS)
+
+$(OUTPUT)/libtest/%: libtest/%.c $(LIBRARY) $(HEADERS)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) -Wno-sign-compare $(LDFLAGS) -o $@ $(OUTPUT)/lib/string.o $< $(LIBRARY) $(LDLIBS)
