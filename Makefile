@@ -48,7 +48,7 @@ TOOLS := $(OUTPUT)/tools/kvm_info $(OUTPUT)/tools/kvm_keeper \
 BENCHES := $(patsubst bench/%.c,$(OUTPUT)/bench/%,$(wildcard bench/*.c))
 # What the kselftest harness in use offers, probed by compiling against it.
 FEATURES := $(OUTPUT)/harness_features.h
-HEADERS := $(wildcard include/*.h include/x86/*.h) $(FEATURES)
+HEADERS := $(wildcard include/*.h include/*.def include/x86/*.h) $(FEATURES)
 
 .PHONY: all bench run_tests check install clean deps headers-check
 all: headers-check $(TESTS) $(LIBTESTS) $(TOOLS) $(BENCHES)

@@ -7,20 +7,11 @@
 
 #include "kmsg.h"
 
-/*
- * Lines that open a kernel report worth failing a test for: the same
- * fixed strings as KMSG_RE in run_tests.sh, which the runner matches in
- * dmesg slices and on a booted kernel's console (scripts/check/
- * runner_test.sh checks that the two lists agree).
- */
+/* include/kmsg_patterns.def: the list the runner reads too. */
 static const char *const report_markers[] = {
-	"WARNING:", "BUG:", "kernel BUG at", "Oops:", "general protection fault",
-	"possible circular locking dependency", "inconsistent lock state",
-	"possible recursive locking", "suspicious RCU usage", "detected stall",
-	"KASAN:", "UBSAN:", "soft lockup", "hard LOCKUP", "hung_task",
-	"blocked for more than", "Kernel panic",
-	/* ---[ end trace ]--- ends an oops; before 6.9 no Oops: opens it */
-	"end trace",
+#define KMSG_PATTERN(s) s,
+#include "kmsg_patterns.def"
+#undef KMSG_PATTERN
 };
 
 /* Quote this many records of a report (its call trace follows the marker). */
