@@ -49,9 +49,12 @@ BENCHES := $(patsubst bench/%.c,$(OUTPUT)/bench/%,$(wildcard bench/*.c))
 # What the kselftest harness in use offers, probed by compiling against it.
 FEATURES := $(OUTPUT)/harness_features.h
 HEADERS := $(wildcard include/*.h include/*.def include/x86/*.h) $(FEATURES)
+# The emulator's exit codes and budgets (include/emulator.h), NAME=value
+# lines the runner sources: it never spells a number the C side defines.
+EMULATOR_ENV := $(OUTPUT)/emulator.env
 
 .PHONY: all bench run_tests check install clean deps headers-check
-all: headers-check $(TESTS) $(LIBTESTS) $(TOOLS) $(BENCHES)
+all: headers-check $(TESTS) $(LIBTESTS) $(TOOLS) $(BENCHES) $(EMULATOR_ENV)
 bench: headers-check $(BENCHES)
 
 headers-check:
@@ -72,6 +75,12 @@ $(FEATURES): scripts/harness-features headers-check
 	@mkdir -p $(dir $@)
 	$(Q)scripts/harness-features $(KSFT_DIR) $@.tmp $(CC) $(UAPI_INC)
 	$(Q)if cmp -s $@.tmp $@; then rm $@.tmp; else mv $@.tmp $@; fi
+
+$(EMULATOR_ENV): include/emulator.h
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) -E -dM $< | \
+	  sed -n 's/^#define \(EMU_[A-Z_]*\) \([0-9][0-9]*\)$$/\1=\2/p' | sort >$@.tmp
+	$(Q)test -s $@.tmp && mv $@.tmp $@
 
 $(OUTPUT)/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
