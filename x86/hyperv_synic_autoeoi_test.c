@@ -13,12 +13,13 @@
  *  - priority: TPR holds a SINT back; an in-service normal SINT holds a
  *    lower LAPIC vector back, an AutoEOI one does not;
  *  - messages posted in the SIMP slot and event flags in the SIEFP row
- *    arrive with their signal; SynIC timers fire in direct and message
- *    mode.
+ *    arrive with their signal.
+ * SynIC timers are hyperv_synic_stimer_test's.
  */
 #include "harness_main.h"
 #include "x86/apic.h"
 #include "x86/apicv.h"
+#include "x86/guest_sync.h"
 #include "x86/hyperv.h"
 
 FAULT(skip_eoi, "sint.xapic_normal.second_signal_waits_for_eoi",
@@ -60,24 +61,14 @@ FAULT(msg_wrong_size, "sint.xapic_normal.messages",
 FAULT(event_one_fewer, "sint.x2apic_normal.event_flags",
       "evt_seen is 4, expected 5",
       "the host sets the last event flag one short");
-FAULT(stimer_no_arm, "stimer.xapic.stimer_direct_mode",
-      "timer_hits is 0 after",
-      "the guest never arms the SynIC timer");
-FAULT(stimer_wrong_index, "sint.x2apic_normal.stimer_message_mode",
-      "m.timer.timer_index == 1",
-      "the guest arms SynIC timer 2 where it expects timer 1");
-FAULT(stimer_late_expiry, "sint.xapic_autoeoi.stimer_message_mode",
-      "m.timer.expiration_time == expiry",
-      "the guest expects an expiration time one unit after the one it armed");
 
 #define SINT_VEC	0x50	/* class 5 */
 #define LOW_VEC		0x30	/* class 3: below the SINT */
 #define HIGH_VEC	0xe0
-#define TIMER_VEC	0x60
 #define SINT_A		2
 #define SINT_B		3
-#define WAIT_US		200000	/* a delivery that should happen */
-#define QUIET_US	20000	/* a delivery that should not */
+#define WAIT_US		GUEST_WAIT_US
+#define QUIET_US	GUEST_QUIET_US
 #define MSG_TYPE	0x100
 
 enum cmd { CMD_SIGNAL = 1, CMD_POST, CMD_EVENT };
@@ -158,22 +149,6 @@ static void guest_check_isr_count(u64 autoeoi, u64 n)
 			     n - isr_in_handler, n);
 }
 
-#define GUEST_WAIT_EQ(ctr, want, us)					\
-	do {								\
-		u64 __got = guest_wait_count(&(ctr), want, us);		\
-		GUEST_ASSERT(__got == (want), #ctr " is %llu after %u us, " \
-			     "expected %llu", __got, (unsigned)(us),	\
-			     (u64)(want));				\
-	} while (0)
-
-/* Nothing more arrives within QUIET_US. */
-#define GUEST_QUIET_EQ(ctr, want)					\
-	do {								\
-		u64 __got = guest_wait_count(&(ctr), (want) + 1, QUIET_US);	\
-		GUEST_ASSERT(__got == (want), #ctr " is %llu, expected "	\
-			     "%llu", __got, (u64)(want));		\
-	} while (0)
-
 static void guest_apic_on(bool x2apic)
 {
 	if (x2apic)
@@ -200,9 +175,7 @@ static void ctx_init(struct ctx *c, void *guest_fn, bool two_routes)
 {
 	apicv_require_guest_delivery();
 	c->vm = vm_create(IRQCHIP_KERNEL);
-	c->vcpu = vm_add_vcpu(c->vm, 0, guest_fn);
-	hv_vcpu_init(c->vcpu);
-	hv_synic_activate(c->vcpu);
+	c->vcpu = hv_synic_vcpu_add(c->vm, 0, guest_fn);
 	hv_routes_reset(c->vm);
 	c->route[0] = hv_sint_route_add(c->vm, 0, SINT_A);
 	c->route[1] = two_routes && !fault_same_vector_one_sint ?
@@ -561,100 +534,6 @@ TEST_F(sint, event_flags)
 
 	ctx_init(&c, guest_events, false);
 	vcpu_args_set(c.vcpu, variant->x2apic, variant->autoeoi, 5);
-	ctx_run(&c);
-}
-
-/* ---- SynIC timers ---- */
-
-static volatile u64 timer_hits, timer_isr;
-
-static void guest_timer_handler(struct ex_regs *regs)
-{
-	timer_hits++;
-	if (apic_vec_test(APIC_ISR, TIMER_VEC)) {
-		timer_isr++;
-		apic_eoi();
-	}
-}
-
-/* Direct mode: the timer raises its own vector through the LAPIC. */
-static void guest_stimer_direct(u64 x2apic)
-{
-	int i;
-
-	guest_apic_on(x2apic);
-	hv_guest_synic_enable(simp, siefp);
-	for (i = 1; i <= 3; i++) {
-		if (!fault_stimer_no_arm)
-			hv_guest_stimer_arm_direct(0, TIMER_VEC, 10000);
-		GUEST_WAIT_EQ(timer_hits, (u64)i, 2 * WAIT_US);
-	}
-	GUEST_QUIET_EQ(timer_hits, 3);
-	GUEST_ASSERT_EQ(timer_isr, 3);	/* direct mode is never AutoEOI */
-}
-
-/*
- * Message mode: the timer writes HVMSG_TIMER_EXPIRED into its SINT's slot
- * and signals the SINT.
- */
-static void guest_stimer_msg(u64 x2apic, u64 autoeoi)
-{
-	u32 n = fault_stimer_wrong_index ? 2 : 1;
-	struct hv_message m;
-	u64 expiry, now;
-	int i;
-
-	guest_apic_on(x2apic);
-	hv_guest_synic_enable(simp, siefp);
-	hv_guest_sint_set(SINT_A, hv_sint(SINT_VEC, sint_flags(autoeoi)));
-	for (i = 1; i <= 3; i++) {
-		/* One-shot: the count is the expiration time itself. */
-		expiry = hv_guest_stimer_arm_msg(n, SINT_A, 10000);
-		expiry += fault_stimer_late_expiry;
-		GUEST_WAIT_EQ(hits, (u64)i, 2 * WAIT_US);
-		GUEST_ASSERT_EQ(hv_guest_msg_take(simp, SINT_A, &m),
-				HV_MSG_TIMER_EXPIRED);
-		now = hv_guest_time_ref();
-		GUEST_ASSERT_EQ(m.hdr.payload_size, sizeof(m.timer));
-		GUEST_ASSERT_EQ(m.timer.timer_index, 1);
-		GUEST_ASSERT_EQ(m.timer.expiration_time, expiry);
-		GUEST_ASSERT(m.timer.delivery_time >= m.timer.expiration_time &&
-			     m.timer.delivery_time <= now,
-			     "delivered at %llu, expiry %llu, read at %llu",
-			     m.timer.delivery_time, m.timer.expiration_time,
-			     now);
-		/* A one-shot timer disables itself when it fires. */
-		GUEST_ASSERT_EQ(rdmsr(HV_MSR_STIMER_CONFIG(n)) &
-				HV_STIMER_ENABLE, 0);
-	}
-	GUEST_QUIET_EQ(hits, 3);
-	guest_check_isr_count(autoeoi, 3);
-}
-
-TEST_F(sint, stimer_message_mode)
-{
-	struct ctx c;
-
-	ctx_init(&c, guest_stimer_msg, false);
-	vcpu_args_set(c.vcpu, variant->x2apic, variant->autoeoi);
-	ctx_run(&c);
-}
-
-FIXTURE(stimer) {};
-FIXTURE_VARIANT(stimer) { bool x2apic; };
-FIXTURE_VARIANT_ADD(stimer, xapic) { .x2apic = false };
-FIXTURE_VARIANT_ADD(stimer, x2apic) { .x2apic = true };
-FIXTURE_SETUP(stimer) {}
-FIXTURE_TEARDOWN(stimer) {}
-
-TEST_F(stimer, stimer_direct_mode)
-{
-	struct ctx c;
-
-	ctx_init(&c, guest_stimer_direct, false);
-	timer_hits = timer_isr = 0;
-	vm_install_handler(c.vm, TIMER_VEC, guest_timer_handler);
-	vcpu_args_set(c.vcpu, variant->x2apic);
 	ctx_run(&c);
 }
 

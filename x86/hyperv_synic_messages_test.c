@@ -115,9 +115,7 @@ static void ctx_init(struct ctx *c, void *guest_fn)
 {
 	apicv_require_guest_delivery();
 	c->vm = vm_create(IRQCHIP_KERNEL);
-	c->vcpu = vm_add_vcpu(c->vm, 0, guest_fn);
-	hv_vcpu_init(c->vcpu);
-	hv_synic_activate(c->vcpu);
+	c->vcpu = hv_synic_vcpu_add(c->vm, 0, guest_fn);
 	hv_routes_reset(c->vm);
 	c->route = hv_sint_route_add_resample(c->vm, 0, SINT_A);
 	c->queued = 0;

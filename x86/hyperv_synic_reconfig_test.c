@@ -161,9 +161,7 @@ static void reconfig_run(struct __test_metadata *_metadata,
 {
 	struct ucall uc;
 
-	self->vcpu = vm_add_vcpu(self->vm, 0, guest_fn);
-	hv_vcpu_init(self->vcpu);
-	hv_synic_activate(self->vcpu);
+	self->vcpu = hv_synic_vcpu_add(self->vm, 0, guest_fn);
 	self->route[0] = hv_sint_route_add(self->vm, 0, SINT_A);
 	self->route[1] = hv_sint_route_add(self->vm, 0, SINT_B);
 	simp = guest_alloc(self->vm, 4096);

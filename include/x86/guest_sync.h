@@ -9,6 +9,8 @@
 #include <stdbool.h>
 
 #include "test_util.h"
+#include "ucall.h"
+#include "x86/processor.h"
 
 /*
  * A reusable barrier for @parties vCPUs. The host zeroes it and sets
@@ -38,5 +40,31 @@ void guest_barrier_wait(struct guest_barrier *b);
  * @n have come.
  */
 void guest_rendezvous(u64 *ctr, u64 n);
+
+/*
+ * Waiting for deliveries counted by a handler. A delivery that should happen
+ * comes within GUEST_WAIT_US even under an emulator; one that should not is
+ * looked for GUEST_QUIET_US.
+ */
+#define GUEST_WAIT_US	200000
+#define GUEST_QUIET_US	20000
+
+/* *@ctr reaches exactly @want within @us (IF=1 while waiting). */
+#define GUEST_WAIT_EQ(ctr, want, us)					\
+	do {								\
+		u64 __got = guest_wait_count(&(ctr), want, us);		\
+		GUEST_ASSERT(__got == (want), #ctr " is %llu after %u us, " \
+			     "expected %llu", __got, (unsigned)(us),	\
+			     (u64)(want));				\
+	} while (0)
+
+/* Nothing more than @want arrives within GUEST_QUIET_US. */
+#define GUEST_QUIET_EQ(ctr, want)					\
+	do {								\
+		u64 __got = guest_wait_count(&(ctr), (want) + 1,	\
+					     GUEST_QUIET_US);		\
+		GUEST_ASSERT(__got == (want), #ctr " is %llu, expected "	\
+			     "%llu", __got, (u64)(want));		\
+	} while (0)
 
 #endif /* APICV_X86_GUEST_SYNC_H */

@@ -139,6 +139,12 @@ void hv_vcpu_init(struct kvm_vcpu *vcpu);
  * test set one (then the test's hook must call hv_handle_exit()).
  */
 void hv_synic_activate(struct kvm_vcpu *vcpu);
+/*
+ * A vCPU of @vm (created with an in-kernel LAPIC) running @guest_fn with
+ * the Hyper-V leaves and SynIC on: vm_add_vcpu(), hv_vcpu_init() and
+ * hv_synic_activate(), the set-up every SynIC test starts from.
+ */
+struct kvm_vcpu *hv_synic_vcpu_add(struct kvm_vm *vm, u32 id, void *guest_fn);
 /* The raw ioctl result (0 or -errno) for error-path tests. */
 int __hv_synic_activate(struct kvm_vcpu *vcpu, u64 arg0);
 /* Consumes KVM_EXIT_HYPERV (SynIC MSR writes); false for other exits. */

@@ -85,6 +85,15 @@ bool hv_handle_exit(struct kvm_vcpu *vcpu)
 	return true;
 }
 
+struct kvm_vcpu *hv_synic_vcpu_add(struct kvm_vm *vm, u32 id, void *guest_fn)
+{
+	struct kvm_vcpu *vcpu = vm_add_vcpu(vm, id, guest_fn);
+
+	hv_vcpu_init(vcpu);
+	hv_synic_activate(vcpu);
+	return vcpu;
+}
+
 int __hv_synic_activate(struct kvm_vcpu *vcpu, u64 arg0)
 {
 	struct kvm_enable_cap cap = {
