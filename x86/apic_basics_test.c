@@ -69,10 +69,7 @@ static void guest_self_ipi(u64 x2apic, u64 rounds)
 {
 	u64 i;
 
-	if (x2apic)
-		x2apic_enable();
-	else
-		xapic_enable();
+	apic_enable_mode(x2apic);
 	for (i = 0; i < rounds; i++) {
 		u32 before = handled[SELF_VEC];
 
@@ -123,10 +120,7 @@ static void guest_tpr(u64 x2apic)
 	u32 tpr = fault_tpr_too_low ? 0x30 : 0x40;
 	u32 id, ldr, got;
 
-	if (x2apic)
-		x2apic_enable();
-	else
-		xapic_enable();
+	apic_enable_mode(x2apic);
 	if (!x2apic)
 		xapic_set_flat(0x04);
 	apic_write(APIC_TPR, tpr);
@@ -229,10 +223,7 @@ static void guest_physical(u64 x2apic, u64 rounds)
 	u32 me = this_cpu_id(), i;
 	u64 t0;
 
-	if (x2apic)
-		x2apic_enable();
-	else
-		xapic_enable();
+	apic_enable_mode(x2apic);
 	if (me == 1) {			/* target */
 		/*
 		 * The sender's APIC set-up kicks every vCPU (APIC map

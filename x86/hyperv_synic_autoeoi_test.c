@@ -151,10 +151,7 @@ static void guest_check_isr_count(u64 autoeoi, u64 n)
 
 static void guest_apic_on(bool x2apic)
 {
-	if (x2apic)
-		x2apic_enable();
-	else
-		xapic_enable();
+	apic_enable_mode(x2apic);
 	apic_write(APIC_TPR, 0);
 }
 

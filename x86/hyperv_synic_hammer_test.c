@@ -156,10 +156,7 @@ static void guest_hammer(u64 x2apic)
 	struct vstate *s = &vs[me];
 	u64 i, end;
 
-	if (x2apic)
-		x2apic_enable();
-	else
-		xapic_enable();
+	apic_enable_mode(x2apic);
 	hv_guest_synic_enable(simps[me], NULL);
 	hv_guest_sint_set(SINT_A, hv_sint(MSG_VEC, 0));
 	hv_guest_sint_set(SINT_B, hv_sint(IDLE_VEC, 0));

@@ -88,10 +88,7 @@ static void guest_timer_handler(struct ex_regs *regs)
 
 static void guest_setup(u64 x2apic, u64 sint_flags)
 {
-	if (x2apic)
-		x2apic_enable();
-	else
-		xapic_enable();
+	apic_enable_mode(x2apic);
 	apic_write(APIC_TPR, 0);
 	hv_guest_synic_enable(simp, NULL);
 	hv_guest_sint_set(SINT_A, hv_sint(SINT_VEC, sint_flags));

@@ -121,10 +121,7 @@ static void guest_expect_idle(const char *step)
 
 static void guest_setup(u64 x2apic, struct hv_message_page *simp)
 {
-	if (x2apic)
-		x2apic_enable();
-	else
-		xapic_enable();
+	apic_enable_mode(x2apic);
 	apic_write(APIC_TPR, 0);
 	hv_guest_synic_enable(simp, NULL);
 }

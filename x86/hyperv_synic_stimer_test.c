@@ -57,10 +57,7 @@ static void guest_timer_handler(struct ex_regs *regs)
 
 static void guest_synic_on(bool x2apic)
 {
-	if (x2apic)
-		x2apic_enable();
-	else
-		xapic_enable();
+	apic_enable_mode(x2apic);
 	apic_write(APIC_TPR, 0);
 	hv_guest_synic_enable(simp, siefp);
 }

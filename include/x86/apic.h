@@ -67,6 +67,8 @@
 /* Guest side; the mode is per vCPU (this_cpu()->x2apic). */
 void xapic_enable(void);
 void x2apic_enable(void);
+/* x2apic_enable() or xapic_enable(), as a test's variant asks. */
+void apic_enable_mode(bool x2apic);
 bool apic_is_x2apic(void);
 u32 apic_read(u32 reg);
 void apic_write(u32 reg, u32 val);

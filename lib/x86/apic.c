@@ -34,6 +34,14 @@ void x2apic_enable(void)
 	apic_write(APIC_SPIV, apic_read(APIC_SPIV) | APIC_SPIV_ENABLE | 0xff);
 }
 
+void apic_enable_mode(bool x2apic)
+{
+	if (x2apic)
+		x2apic_enable();
+	else
+		xapic_enable();
+}
+
 u32 apic_read(u32 reg)
 {
 	if (apic_is_x2apic())
