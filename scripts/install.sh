@@ -5,8 +5,11 @@
 #
 # Installs the suite as a kselftest collection named "apicv", laid out as
 # the kernel's `make -C tools/testing/selftests install` lays out its own:
-#   INSTALL_PATH/apicv/run_tests.sh, settings, config, VERSION, x86/*_test
-#   INSTALL_PATH/kselftest-list.txt   "apicv:x86/NAME_test" lines
+#   INSTALL_PATH/apicv/run_tests.sh, settings, config, VERSION, x86/*_test,
+#     libtest/*_test (the library's self-tests), emulator.env,
+#     kmsg_patterns.def, scripts/apicv_results.py, scripts/kernel-run
+#   INSTALL_PATH/kselftest-list.txt   "apicv:x86/NAME_test" and
+#     "apicv:libtest/NAME_test" lines
 #   INSTALL_PATH/run_kselftest.sh     runs the listed tests, KTAP output
 # Installing into an existing kselftest tree keeps its run_kselftest.sh and
 # replaces only the apicv: lines of its list.  OUTPUT (default $OUTPUT or
@@ -29,15 +32,23 @@ OUT=${2:-${OUTPUT:-$REPO/build}}
 
 shopt -s nullglob
 BINS=("$OUT"/x86/*_test)
+LIBTESTS=("$OUT"/libtest/*_test)
 [ ${#BINS[@]} -gt 0 ] || die "no test binaries in $OUT/x86: run 'make' first"
-for b in "${BINS[@]}"; do
+for b in "${BINS[@]}" "${LIBTESTS[@]}"; do
 	[ -x "$b" ] || die "$b is not executable: rebuild with 'make'"
 done
 [ -f "$REPO/run_tests.sh" ] || die "$REPO/run_tests.sh missing"
+[ -f "$OUT/emulator.env" ] || die "no $OUT/emulator.env: run 'make' first"
 
 COL=$DEST/apicv
-mkdir -p "$COL/x86" || die "cannot create $COL"
+mkdir -p "$COL/x86" "$COL/libtest" "$COL/scripts" || die "cannot create $COL"
 install -m 0755 "$REPO/run_tests.sh" "$COL/run_tests.sh"
+# What the runner reads next to it: the emulator's exit codes and budgets,
+# the kernel-log report patterns, the module that writes results.json, and
+# kernel-run (it refuses to boot kernels here: no scripts/vm).
+install -m 0644 "$OUT/emulator.env" "$REPO/include/kmsg_patterns.def" "$COL/"
+install -m 0755 "$REPO/scripts/kernel-run" "$COL/scripts/kernel-run"
+install -m 0644 "$REPO/scripts/apicv_results.py" "$COL/scripts/apicv_results.py"
 for f in settings config; do
 	if [ -f "$REPO/$f" ]; then
 		install -m 0644 "$REPO/$f" "$COL/$f"
@@ -47,9 +58,12 @@ for f in settings config; do
 done
 version=$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo unknown)
 echo "$version" >"$COL/VERSION"
-rm -f "$COL"/x86/*_test
+rm -f "$COL"/x86/*_test "$COL"/libtest/*_test
 for b in "${BINS[@]}"; do
 	install -m 0755 "$b" "$COL/x86/"
+done
+for b in "${LIBTESTS[@]}"; do
+	install -m 0755 "$b" "$COL/libtest/"
 done
 
 # The list: other collections' lines stay, ours are replaced.
@@ -59,6 +73,9 @@ trap 'rm -f "$tmp"' EXIT
 if [ -f "$LIST" ]; then
 	grep -v '^apicv:' "$LIST" >"$tmp" || :
 fi
+for b in "${LIBTESTS[@]}"; do
+	echo "apicv:libtest/${b##*/}" >>"$tmp"
+done
 for b in "${BINS[@]}"; do
 	echo "apicv:x86/${b##*/}" >>"$tmp"
 done

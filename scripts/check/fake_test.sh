@@ -11,7 +11,9 @@
 #   warn_test    logs a fake WARNING to /dev/kmsg, then passes
 #   negbad_test  passes; its one fault changes nothing
 #   crash_test   dies of SIGSEGV
-#   envfault_test  ends on an emulator fault (exit 254) where the runner
+#   selfcheck_test a library self-test (libtest/): pass_test's behaviour
+#   envfault_test  ends on an emulator fault (EMU_FAULT_EXIT of the tree's
+#                emulator.env, ../emulator.env from the binary) where the runner
 #                reboots after one (APICV_FAULT_REBOOT=1): on every run with
 #                FAKE_ENVFAULT=always, else on the first (FAKE_ENVFAULT_ONCE
 #                names the file that remembers it); with FAKE_ENVFAULT=walk
@@ -28,7 +30,7 @@ case ${1:-} in
 	exit 0 ;;
 --list-faults)
 	case $name in
-	pass_test) printf 'drop_one\tfix.alpha\tdrop one IPI\tExpected 1 (1) == 2 (2)\nskip_eoi\t*beta\tskip one EOI\t-\nmiss_check\tfix.alpha\ttrips another check\tISR still set\n' ;;
+	pass_test|selfcheck_test) printf 'drop_one\tfix.alpha\tdrop one IPI\tExpected 1 (1) == 2 (2)\nskip_eoi\t*beta\tskip one EOI\t-\nmiss_check\tfix.alpha\ttrips another check\tISR still set\n' ;;
 	negbad_test) printf 'noop\tfix.*\ta fault that changes nothing\n' ;;
 	hang_test) printf 'stall\tfix.alpha\twithhold the wakeup\n' ;;
 	fail_test|warn_test|crash_test|vacuous_test|envfault_test) printf 'any\t*\tanything\n' ;;
@@ -47,6 +49,7 @@ if [ -n "${FAKE_LOG:-}" ]; then
 	echo "$name t=[${pats# }] fault=${APICV_FAULT:-} seed=${APICV_SEED:-} profile=${APICV_PROFILE:-} invm=${APICV_IN_VM:-}" >>"$FAKE_LOG"
 fi
 
+# shellcheck disable=SC2254 # -t patterns are globs
 selected() {
 	[ -z "$pats" ] && return 0
 	set -f
@@ -95,7 +98,9 @@ for s in $run; do
 			echo "# FAIL fake.c:7: vcpu 1: unexpected exit SHUTDOWN (8)"
 			echo "# the failure above follows an emulator fault: fake"
 			echo "# $s: not run again here after the emulator fault: the runner reboots the kernel first"
-			exit 254
+			# shellcheck source=/dev/null
+			. "$(dirname "$0")/../emulator.env"
+			exit "$EMU_FAULT_EXIT"
 		fi ;;
 	skip_test:*|vacuous_test:*)
 		echo "ok $i $s # SKIP no frobnicator here"
@@ -105,7 +110,7 @@ for s in $run; do
 			echo "<4>WARNING: CPU: 0 PID: $$ at fake.c:1 fake_warn+0x0/0x10" >/dev/kmsg
 			echo "<4>Modules linked in: fake" >/dev/kmsg
 		fi ;;
-	fail_test:fix.beta|pass_test:*)
+	fail_test:fix.beta|pass_test:*|selfcheck_test:*)
 		if [ "$name" = fail_test ] || { [ -n "${APICV_FAULT:-}" ] && [ "$i" = 1 ]; }; then
 			echo "# fake.c:42:$s:Expected 1 (1) == 2 (2)"
 			echo "#            FAIL  $s"
