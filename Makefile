@@ -95,7 +95,9 @@ $(OUTPUT)/%.o: %.S
 # The mem* replacements must not be turned back into calls to themselves.
 $(OUTPUT)/lib/string.o: CFLAGS += -fno-builtin -fno-tree-loop-distribute-patterns
 
+# Made anew: ar keeps members whose sources are gone.
 $(LIBRARY): $(LIB_OBJS)
+	$(Q)rm -f $@
 	$(Q)$(AR) rcs $@ $^
 
 # lib/string.o goes first so its mem* replace libc's everywhere. The
@@ -108,7 +110,7 @@ $(OUTPUT)/x86/%: x86/%.c $(LIBRARY) $(HEADERS)
 $(OUTPUT)/libtest/%: libtest/%.c $(LIBRARY) $(HEADERS)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS) -Wno-sign-compare $(LDFLAGS) -o $@ $(OUTPUT)/lib/string.o $< $(LIBRARY) $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) -DAPICV_LIBTEST -Wno-sign-compare $(LDFLAGS) -o $@ $(OUTPUT)/lib/string.o $< $(LIBRARY) $(LDLIBS)
 
 $(OUTPUT)/tools/%: scripts/tools/%.c $(LIBRARY) $(HEADERS)
 	@mkdir -p $(dir $@)

@@ -38,15 +38,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_figure.h"
+#include "emulator.h"
 #include "vm.h"
 #include "x86/apic.h"
 #include "x86/apicv.h"
+#include "x86/apicv_pull.h"
 
 #define MAX_VCPUS	16
 #define MAX_FIGS	64
 #define MAX_REPS	16
 #define IPI_VEC		0x40
-#define ANCHOR_BASE	0xfed00000ull
 #define MAX_LAT		(1 << 20)
 
 enum gmode { G_GAPS, G_SPIN, G_SELF_IPI };
@@ -70,7 +72,7 @@ static u64 shadow_breaks;
  */
 static void shadow_check(struct ex_regs *regs)
 {
-	if (guest_step_over_shadowed_hlt(regs))
+	if (guest_emu_shadow_hit(regs))
 		__atomic_add_fetch(&shadow_breaks, 1, __ATOMIC_RELAXED);
 }
 
@@ -136,11 +138,6 @@ static void guest_main(void)
 	GUEST_DONE();
 }
 
-static void guest_never(void)
-{
-	GUEST_FAIL("a spare vCPU ran");
-}
-
 /* ---- options and figures ---------------------------------------------- */
 
 static struct {
@@ -149,17 +146,7 @@ static struct {
 	const char *json;
 } opt = { .secs = 1.0, .gap_us = 5.0, .reps = 3, .max_vcpus = 4 };
 
-struct fig {
-	char name[64], series[32];
-	int x;
-	const char *unit, *desc;
-	double v[MAX_REPS], median;
-	int n;
-	char extra[256];
-};
-
-static struct fig figs[MAX_FIGS];
-static int nfigs;
+BENCH_FIGS(figs, MAX_FIGS);
 
 static int cmp_d(const void *a, const void *b)
 {
@@ -168,58 +155,33 @@ static int cmp_d(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static double median(const double *v, int n)
+/* A figure of --reps runs: complete after each, so never "unconverged". */
+static struct bench_fig *fig_new(const char *name, const char *series, int x,
+				 const char *unit, const char *better,
+				 const char *desc)
 {
-	double s[MAX_REPS];
+	struct bench_fig *f = bench_fig_point(&figs, name, series, x, unit,
+					      better, desc);
 
-	if (!n)
-		return NAN;
-	memcpy(s, v, n * sizeof(*v));
-	qsort(s, n, sizeof(*s), cmp_d);
-	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-}
-
-static struct fig *fig_new(const char *name, const char *series, int x,
-			   const char *unit, const char *desc)
-{
-	struct fig *f = &figs[nfigs++];
-
-	TEST_ASSERT(nfigs <= MAX_FIGS, "too many figures");
-	memset(f, 0, sizeof(*f));
-	snprintf(f->name, sizeof(f->name), "%s", name);
-	snprintf(f->series, sizeof(f->series), "%s", series);
-	f->x = x;
-	f->unit = unit;
-	f->desc = desc;
+	f->converged = true;
 	return f;
 }
 
-static void fig_add(struct fig *f, double v)
+static void fig_add(struct bench_fig *f, double v)
 {
-	if (f->n < MAX_REPS)
-		f->v[f->n++] = v;
-	f->median = median(f->v, f->n);
+	bench_fig_add(f, v);
 }
 
 /* ---- the flipper ------------------------------------------------------- */
 
 struct flipper {
-	struct kvm_vcpu *spare;
+	struct apicv_pull *pull;	/* BLOCKIRQ */
 	pthread_t thread;
 	volatile bool stop, counting;
 	u64 flips;
 	double *lat_us;			/* per-op latency while counting */
 	u64 nlat;
 };
-
-static void flip(struct kvm_vcpu *spare, bool on)
-{
-	struct kvm_guest_debug dbg = { 0 };
-
-	if (on)
-		dbg.control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_BLOCKIRQ;
-	vcpu_ioctl(spare, KVM_SET_GUEST_DEBUG, &dbg);
-}
 
 static void *flipper_main(void *arg)
 {
@@ -229,7 +191,7 @@ static void *flipper_main(void *arg)
 
 	while (!READ_ONCE(f->stop)) {
 		t0 = now_ns();
-		flip(f->spare, on);
+		apicv_pull(f->pull, on);
 		on = !on;
 		if (!READ_ONCE(f->counting))
 			continue;
@@ -238,7 +200,7 @@ static void *flipper_main(void *arg)
 		WRITE_ONCE(f->flips, f->flips + 1);
 	}
 	if (!on)
-		flip(f->spare, false);
+		apicv_pull(f->pull, false);
 	return NULL;
 }
 
@@ -263,7 +225,7 @@ static void run_once(struct run *r)
 	static double lat[MAX_LAT];
 	u64 c0[MAX_VCPUS], l0[MAX_VCPUS], t0, t1, count = 0, lost = 0, mg = 0;
 	struct flipper fl = { .lat_us = lat };
-	struct kvm_vcpu *spare, *a;
+	struct apicv_pull *anchor = NULL;
 	struct kvm_vm *vm;
 	int i;
 
@@ -273,13 +235,11 @@ static void run_once(struct run *r)
 	vm_add_vcpus(vm, r->nvcpus, guest_main);
 	vm_install_handler(vm, IPI_VEC, ipi_handler);
 	g.gap_cycles = (u64)(opt.gap_us * guest_tsc_khz / 1000);
-	spare = vm_add_vcpu(vm, r->nvcpus, guest_never);
+	fl.pull = apicv_pull_new(vm, APICV_REASON_BLOCKIRQ);
 	if (r->anchor) {
-		a = vm_add_vcpu(vm, r->nvcpus + 1, guest_never);
-		vcpu_set_msr(a, MSR_IA32_APICBASE,
-			     ANCHOR_BASE | MSR_APICBASE_ENABLE);
+		anchor = apicv_pull_new(vm, APICV_REASON_APIC_BASE_MODIFIED);
+		apicv_pull(anchor, true);
 	}
-	fl.spare = spare;
 	for (i = 0; i < r->nvcpus; i++)
 		vcpu_thread_start(vm->vcpus[i]);
 	if (r->churn)
@@ -332,6 +292,9 @@ static void run_once(struct run *r)
 	r->count_per_s = count / r->secs;
 	r->lost_us_per_s = cyc_us(lost) / r->secs / r->nvcpus;
 	r->max_gap_us = cyc_us(mg);
+	apicv_pull_free(fl.pull);
+	if (anchor)
+		apicv_pull_free(anchor);
 	vm_free(vm);
 }
 
@@ -345,23 +308,25 @@ static bool forced(void)
 static void bench_flip_cost(bool anchor)
 {
 	const char *kind = anchor ? "bit_only" : "activity";
-	struct fig *cost, *lat, *p99, *gap, *base;
+	struct bench_fig *cost, *lat, *p99, *gap, *base;
 	struct run r;
 	char name[64];
 	int k;
 
 	snprintf(name, sizeof(name), "flip_cost.%s", kind);
-	cost = fig_new(name, "", 0, "us",
+	cost = fig_new(name, "", 0, "us", "lower",
 		       "guest time lost by one running vCPU per flip "
 		       "(lost/s with churn - lost/s without) / flips/s");
 	snprintf(name, sizeof(name), "flip_ioctl.%s.mean", kind);
-	lat = fig_new(name, "", 0, "us", "KVM_SET_GUEST_DEBUG latency, host");
+	lat = fig_new(name, "", 0, "us", "lower",
+		      "KVM_SET_GUEST_DEBUG latency, host");
 	snprintf(name, sizeof(name), "flip_ioctl.%s.p99", kind);
-	p99 = fig_new(name, "", 0, "us", "its 99th percentile");
+	p99 = fig_new(name, "", 0, "us", "lower", "its 99th percentile");
 	snprintf(name, sizeof(name), "max_gap.%s", kind);
-	gap = fig_new(name, "", 0, "us", "longest guest TSC gap under churn");
+	gap = fig_new(name, "", 0, "us", "lower",
+		      "longest guest TSC gap under churn");
 	snprintf(name, sizeof(name), "lost_base.%s", kind);
-	base = fig_new(name, "", 0, "us/s",
+	base = fig_new(name, "", 0, "us/s", "lower",
 		       "guest time lost per second without churn (noise)");
 	for (k = 0; k < opt.reps; k++) {
 		double lost_base, fps;
@@ -389,12 +354,12 @@ static void bench_flip_rate(bool anchor)
 	int n, k;
 
 	for (n = 1; n <= opt.max_vcpus; n *= 2) {
-		struct fig *f;
+		struct bench_fig *f;
 
 		snprintf(name, sizeof(name), "flips.%s@%d", kind, n);
 		f = fig_new(name, anchor ? "flips_bit_only" : "flips_activity",
-			    n, "1/s", "flips one host thread achieves while "
-			    "N vCPUs spin in the guest");
+			    n, "1/s", "higher", "flips one host thread achieves "
+			    "while N vCPUs spin in the guest");
 		for (k = 0; k < opt.reps; k++) {
 			struct run r = { .mode = G_SPIN, .nvcpus = n,
 					 .anchor = anchor, .churn = true };
@@ -412,14 +377,15 @@ static void bench_irqs(bool churn)
 	int n, k;
 
 	for (n = 1; n <= opt.max_vcpus; n *= 2) {
-		struct fig *f;
+		struct bench_fig *f;
 
 		snprintf(name, sizeof(name), "irqs.%s@%d",
 			 churn ? "churn" : "none", n);
 		f = fig_new(name, churn ? "irqs_churn" : "irqs_none", n, "1/s",
+			    "higher",
 			    "self-IPIs delivered per second over N vCPUs");
 		if (anchor)
-			snprintf(f->extra, sizeof(f->extra),
+			snprintf(f->note, sizeof(f->note),
 				 "anchored: forced AVIC delivers only while "
 				 "inhibited; churn = bit-only flips");
 		for (k = 0; k < opt.reps; k++) {
@@ -429,9 +395,9 @@ static void bench_irqs(bool churn)
 			run_once(&r);
 			fig_add(f, r.count_per_s);
 			if (churn)
-				snprintf(f->extra + strlen(f->extra),
-					 sizeof(f->extra) - strlen(f->extra),
-					 "%sflips/s %.0f", f->extra[0] ?
+				snprintf(f->note + strlen(f->note),
+					 sizeof(f->note) - strlen(f->note),
+					 "%sflips/s %.0f", f->note[0] ?
 					 "; " : "", r.flips_per_s);
 		}
 	}
@@ -458,7 +424,6 @@ static void json_write(const char *path, double wall)
 {
 	char avic[16], force[16], apicv[16];
 	FILE *o = fopen(path, "w");
-	int i, k;
 
 	TEST_ASSERT(o, "cannot write %s: %s", path, strerror(errno));
 	read_param("kvm_amd", "avic", avic, sizeof(avic));
@@ -474,47 +439,20 @@ static void json_write(const char *path, double wall)
 		"\"flip\": "
 		"\"KVM_SET_GUEST_DEBUG BLOCKIRQ on/off on a spare vCPU that "
 		"never runs\", \"anchor\": \"spare vCPU with APIC base "
-		"0xfed00000 (APIC_BASE_MODIFIED)\", \"guest_tsc_khz\": %llu},\n"
-		"  \"figures\": [\n",
+		"0xfed00000 (APIC_BASE_MODIFIED)\", \"guest_tsc_khz\": %llu},\n",
 		getenv("APICV_KERNEL") ?: "?", apicv_host()->kver >> 8,
 		apicv_host()->kver & 0xff, avic, force, apicv,
 		apicv_host()->why, wall, opt.secs, opt.reps, opt.gap_us,
 		(unsigned long long)shadow_breaks,
 		(unsigned long long)guest_tsc_khz);
-	for (i = 0; i < nfigs; i++) {
-		struct fig *f = &figs[i];
-
-		fprintf(o, "    {\"name\": \"%s\", \"unit\": \"%s\", "
-			"\"desc\": \"%s\", \"median\": %.3f", f->name,
-			f->unit, f->desc, isfinite(f->median) ? f->median : -1);
-		if (f->series[0])
-			fprintf(o, ", \"series\": \"%s\", \"x\": %d",
-				f->series, f->x);
-		if (f->extra[0])
-			fprintf(o, ", \"note\": \"%s\"", f->extra);
-		fprintf(o, ", \"samples\": [");
-		for (k = 0; k < f->n; k++)
-			fprintf(o, "%s%.3f", k ? ", " : "",
-				isfinite(f->v[k]) ? f->v[k] : -1);
-		fprintf(o, "]}%s\n", i + 1 < nfigs ? "," : "");
-	}
-	fprintf(o, "  ]\n}\n");
+	bench_json_figures(o, &figs);
+	fprintf(o, "}\n");
 	fclose(o);
 }
 
 static void print_table(void)
 {
-	int i, k;
-
-	printf("%-26s %12s %-5s %s\n", "figure", "median", "unit", "samples");
-	for (i = 0; i < nfigs; i++) {
-		printf("%-26s %12.1f %-5s", figs[i].name, figs[i].median,
-		       figs[i].unit);
-		for (k = 0; k < figs[i].n; k++)
-			printf(" %.1f", figs[i].v[k]);
-		printf("%s%s\n", figs[i].extra[0] ? "  # " : "",
-		       figs[i].extra);
-	}
+	bench_table(&figs);
 }
 
 static void usage(int code)
@@ -564,7 +502,7 @@ int main(int argc, char **argv)
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	/* Holds KVM's static keys while the runs' VMs come and go. */
-	kvm_sys_ioctl(KVM_CREATE_VM, 0);
+	emu_keys_hold_for_process();
 	printf("# inhibit_churn_bench: kernel %s, %s\n",
 	       getenv("APICV_KERNEL") ?: "?", apicv_host()->why);
 	bench_flip_cost(false);

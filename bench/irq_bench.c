@@ -22,7 +22,6 @@
  * shows how often that held).
  */
 #include <signal.h>
-#include <dirent.h>
 #include <fnmatch.h>
 #include <getopt.h>
 #include <math.h>
@@ -31,10 +30,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_figure.h"
+#include "emulator.h"
 #include "stats.h"
 #include "vm.h"
 #include "x86/apic.h"
@@ -43,7 +43,7 @@
 
 #define BENCH_VERSION	"1"
 #define MAX_TARGETS	64
-#define MAX_BATCHES	200
+#define MAX_BATCHES	BENCH_MAX_SAMPLES
 #define MAX_FIGURES	128
 #define IPI_VEC		0x40
 #define TIMER_VEC	0x41
@@ -346,90 +346,13 @@ static struct {
 
 /* ---- figures and statistics ---- */
 
-struct figure {
-	char name[96];
-	char series[64];	/* scaling curve this point belongs to */
-	int x;			/* its vCPU count */
-	const char *unit, *better, *desc;
-	double v[MAX_BATCHES];
-	double ratio[MAX_BATCHES];	/* guest TSC time / host clock time */
-	double host[MAX_BATCHES];	/* host-clock ns per iteration */
-	int n;
-	u64 iters;
-	double median, p10, p90, mad, ci_lo, ci_hi, rel_ci;
-	double tsc_host, host_per_iter;
-	bool converged;
-	u64 shadow_breaks;	/* see shadow_check() */
-	u64 tsc_negative;	/* cross-vCPU TSC went backwards */
-	char diag[256];		/* extra JSON members, already formatted */
-};
-
-static struct figure figs[MAX_FIGURES];
-static int nfigs;
+BENCH_FIGS(figs, MAX_FIGURES);
 static u64 tsc_khz;
 
-static struct figure *fig_new(const char *name, const char *unit,
-			      const char *better, const char *desc)
+static struct bench_fig *fig_new(const char *name, const char *unit,
+				 const char *better, const char *desc)
 {
-	struct figure *f = &figs[nfigs++];
-
-	TEST_ASSERT(nfigs <= MAX_FIGURES, "too many figures");
-	memset(f, 0, sizeof(*f));
-	snprintf(f->name, sizeof(f->name), "%s", name);
-	f->unit = unit;
-	f->better = better;
-	f->desc = desc;
-	return f;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double quantile(const double *sorted, int n, double q)
-{
-	double pos = q * (n - 1);
-	int i = (int)pos;
-
-	if (i >= n - 1)
-		return sorted[n - 1];
-	return sorted[i] + (pos - i) * (sorted[i + 1] - sorted[i]);
-}
-
-static void fig_stats(struct figure *f)
-{
-	double s[MAX_BATCHES], d[MAX_BATCHES], r[MAX_BATCHES];
-	int n = f->n, i, lo, hi;
-
-	if (!n)
-		return;
-	memcpy(s, f->v, n * sizeof(double));
-	qsort(s, n, sizeof(double), cmp_double);
-	f->median = quantile(s, n, 0.5);
-	f->p10 = quantile(s, n, 0.1);
-	f->p90 = quantile(s, n, 0.9);
-	for (i = 0; i < n; i++)
-		d[i] = fabs(f->v[i] - f->median);
-	qsort(d, n, sizeof(double), cmp_double);
-	f->mad = quantile(d, n, 0.5);
-	/* Distribution-free 95% interval of the median: binomial ranks. */
-	lo = (int)floor(n / 2.0 - 0.98 * sqrt(n));
-	hi = (int)ceil(n / 2.0 + 0.98 * sqrt(n));
-	lo = MAX(lo, 0);
-	hi = MIN(hi, n - 1);
-	f->ci_lo = s[lo];
-	f->ci_hi = s[hi];
-	f->rel_ci = f->median != 0 ?
-		(f->ci_hi - f->ci_lo) / 2 / fabs(f->median) : INFINITY;
-	memcpy(r, f->ratio, n * sizeof(double));
-	qsort(r, n, sizeof(double), cmp_double);
-	f->tsc_host = quantile(r, n, 0.5);
-	memcpy(r, f->host, n * sizeof(double));
-	qsort(r, n, sizeof(double), cmp_double);
-	f->host_per_iter = quantile(r, n, 0.5);
+	return bench_fig_new(&figs, name, unit, better, desc);
 }
 
 static double cycles_ns(double c)
@@ -529,8 +452,8 @@ static u64 batch_iters(double per)
  * Measures @a (from the guest's first sum, or the batch time when @a_time)
  * and optionally @b (second sum) per iteration until both converge.
  */
-static void measure(struct kvm_vcpu *v, struct figure *a, bool a_time,
-		    struct figure *b)
+static void measure(struct kvm_vcpu *v, struct bench_fig *a, bool a_time,
+		    struct bench_fig *b)
 {
 	u64 out[3], wall, iters = 2, total = 0;
 	double per, t_end;
@@ -571,7 +494,7 @@ static void measure(struct kvm_vcpu *v, struct figure *a, bool a_time,
 		b->iters = iters;
 	t_end = now_ns() + opt.time_limit * 1e9;
 	for (;;) {
-		struct figure *f[2] = { a, b };
+		struct bench_fig *f[2] = { a, b };
 		bool ok = true;
 		int k;
 
@@ -584,7 +507,7 @@ static void measure(struct kvm_vcpu *v, struct figure *a, bool a_time,
 			f[k]->ratio[f[k]->n] = cycles_ns(out[2]) / wall;
 			f[k]->host[f[k]->n] = (double)wall / iters;
 			f[k]->n++;
-			fig_stats(f[k]);
+			bench_fig_stats(f[k]);
 			ok &= f[k]->rel_ci < opt.target_ci;
 		}
 		if (a->n >= opt.min_batches && ok) {
@@ -735,7 +658,7 @@ static void bench_single(const char *key, const char *name, u64 mode,
 {
 	struct kvm_vm *vm;
 	struct kvm_vcpu *v;
-	struct figure *f;
+	struct bench_fig *f;
 
 	if (!only(key))
 		return;
@@ -753,7 +676,7 @@ static void bench_timer(void)
 {
 	struct kvm_vm *vm;
 	struct kvm_vcpu *v;
-	struct figure *f;
+	struct bench_fig *f;
 
 	if (!only("timer"))
 		return;
@@ -780,7 +703,7 @@ static void bench_synic(void)
 {
 	struct kvm_vm *vm;
 	struct kvm_vcpu *v;
-	struct figure *f;
+	struct bench_fig *f;
 
 	if (!only("synic"))
 		return;
@@ -815,7 +738,7 @@ static void bench_synic(void)
 	vm_free(vm);
 }
 
-static void stats_diag(struct figure *f, struct kvm_vm *vm, int nr,
+static void stats_diag(struct bench_fig *f, struct kvm_vm *vm, int nr,
 		       const u64 before[3], u64 ops)
 {
 	u64 after[3] = {
@@ -839,7 +762,7 @@ static void stats_snap(struct kvm_vm *vm, int nr, u64 s[3])
 	s[2] = sum_stat(vm, nr, "halt_successful_poll");
 }
 
-static u64 fig_ops(struct figure *f)
+static u64 fig_ops(struct bench_fig *f)
 {
 	return (u64)f->n * f->iters + f->iters + 4;	/* + warm-up, calib. */
 }
@@ -848,7 +771,7 @@ static u64 fig_ops(struct figure *f)
 static void bench_ipi_target(bool halted)
 {
 	const char *base = halted ? "ipi_halted" : "ipi_running";
-	struct figure *send, *lat;
+	struct bench_fig *send, *lat;
 	struct kvm_vm *vm;
 	struct kvm_vcpu *v;
 	char n1[64], n2[64];
@@ -877,7 +800,7 @@ static void bench_ipi_target(bool halted)
 
 static void bench_pingpong(void)
 {
-	struct figure *rtt, *rate;
+	struct bench_fig *rtt, *rate;
 	struct kvm_vm *vm;
 	struct kvm_vcpu *v;
 	u64 st[3];
@@ -920,7 +843,7 @@ static void bench_pingpong(void)
 		rate->ratio[i] = rtt->ratio[i];
 		rate->host[i] = rtt->host[i];
 	}
-	fig_stats(rate);
+	bench_fig_stats(rate);
 }
 
 static const struct {
@@ -948,7 +871,7 @@ static void bench_scale_point(int n)
 	for (c = 0; c < ARRAY_SIZE(curves); c++) {
 		const char *series = curves[c].series;
 		char name[96];
-		struct figure *send, *lat;
+		struct bench_fig *send, *lat;
 
 		snprintf(name, sizeof(name), "scale.%s.send@%d", series, n);
 		send = fig_new(name, "ns", "lower", curves[c].desc);
@@ -987,81 +910,6 @@ static void bench_scaling(void)
 
 /* ---- host description ---- */
 
-static void json_str(FILE *o, const char *s)
-{
-	fputc('"', o);
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			fprintf(o, "\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			fprintf(o, "\\u%04x", *s);
-		else
-			fputc(*s, o);
-	}
-	fputc('"', o);
-}
-
-static void read_line(const char *path, char *buf, size_t len)
-{
-	FILE *f = fopen(path, "r");
-
-	buf[0] = '\0';
-	if (!f)
-		return;
-	if (fgets(buf, len, f))
-		buf[strcspn(buf, "\n")] = '\0';
-	fclose(f);
-}
-
-static void cpu_model(char *buf, size_t len)
-{
-	FILE *f = fopen("/proc/cpuinfo", "r");
-	char line[512];
-
-	snprintf(buf, len, "unknown");
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, "model name", 10) && strchr(line, ':')) {
-			char *p = strchr(line, ':') + 1;
-
-			while (*p == ' ')
-				p++;
-			p[strcspn(p, "\n")] = '\0';
-			snprintf(buf, len, "%s", p);
-			break;
-		}
-	fclose(f);
-}
-
-static void json_params(FILE *o, const char *mod)
-{
-	char dir[128], path[512], val[256];
-	struct dirent *e;
-	bool first = true;
-	DIR *d;
-
-	snprintf(dir, sizeof(dir), "/sys/module/%s/parameters", mod);
-	fprintf(o, "      ");
-	json_str(o, mod);
-	fprintf(o, ": {");
-	d = opendir(dir);
-	while (d && (e = readdir(d))) {
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		read_line(path, val, sizeof(val));
-		fprintf(o, "%s", first ? "" : ", ");
-		json_str(o, e->d_name);
-		fprintf(o, ": ");
-		json_str(o, val);
-		first = false;
-	}
-	if (d)
-		closedir(d);
-	fprintf(o, "}");
-}
-
 static void cpus_init(void)
 {
 	cpu_set_t set;
@@ -1073,56 +921,15 @@ static void cpus_init(void)
 			cpus_allowed[ncpus_allowed++] = i;
 }
 
-static void json_host(FILE *o)
-{
-	struct utsname u;
-	char buf[512];
-	const char *k = getenv("APICV_KERNEL");
-	int i;
-
-	uname(&u);
-	fprintf(o, "  \"host\": {\n    \"kernel\": ");
-	json_str(o, u.release);
-	fprintf(o, ",\n    \"kernel_build\": ");
-	json_str(o, u.version);
-	fprintf(o, ",\n    \"kernel_label\": ");
-	json_str(o, k ? k : u.release);
-	fprintf(o, ",\n    \"machine\": ");
-	json_str(o, u.machine);
-	cpu_model(buf, sizeof(buf));
-	fprintf(o, ",\n    \"cpu_model\": ");
-	json_str(o, buf);
-	fprintf(o, ",\n    \"clocksource\": ");
-	json_str(o, clocksource);
-	fprintf(o, ",\n    \"cpus_online\": %ld,\n    \"cpus_allowed\": [",
-		sysconf(_SC_NPROCESSORS_ONLN));
-	for (i = 0; i < ncpus_allowed; i++)
-		fprintf(o, "%s%d", i ? ", " : "", cpus_allowed[i]);
-	read_line("/proc/cmdline", buf, sizeof(buf));
-	fprintf(o, "],\n    \"cmdline\": ");
-	json_str(o, buf);
-	fprintf(o, ",\n    \"in_vm\": %s,\n    \"tsc_khz\": %llu,\n",
-		getenv("APICV_IN_VM") ? "true" : "false", tsc_khz);
-	fprintf(o, "    \"kvm_max_vcpus\": %d,\n    \"kvm_params\": {\n",
-		kvm_check_cap(KVM_CAP_MAX_VCPUS));
-	json_params(o, "kvm");
-	fprintf(o, ",\n");
-	json_params(o, "kvm_amd");
-	fprintf(o, ",\n");
-	json_params(o, "kvm_intel");
-	fprintf(o, "\n    }\n  },\n");
-}
-
 static void json_write(const char *path, const char *when, double secs)
 {
 	FILE *o = fopen(path, "w");
-	int i;
 
 	TEST_ASSERT(o, "cannot write %s: %s", path, strerror(errno));
 	fprintf(o, "{\n  \"schema\": \"apicv-bench/1\",\n  \"tool\": "
 		"\"irq_bench\",\n  \"version\": \"" BENCH_VERSION "\",\n"
 		"  \"date\": \"%s\",\n  \"wall_s\": %.1f,\n", when, secs);
-	json_host(o);
+	bench_json_host(o, tsc_khz, clocksource, cpus_allowed, ncpus_allowed);
 	fprintf(o, "  \"method\": {\"clock\": \"guest TSC (KVM_GET_TSC_KHZ), "
 		"host CLOCK_MONOTONIC cross-check\", \"statistic\": "
 		"\"median of batch means\", \"ci\": \"95%% order-statistic "
@@ -1135,81 +942,38 @@ static void json_write(const char *path, const char *when, double secs)
 		opt.halt_poll_ns, opt.x2apic ? "x2apic" : "xapic",
 		opt.pin ? "vCPU i -> allowed CPU[i mod n] (sender: its own id)" :
 			  "none");
-	fprintf(o, "  \"figures\": [\n");
-	for (i = 0; i < nfigs; i++) {
-		struct figure *f = &figs[i];
-		int k;
-
-		fprintf(o, "    {\"name\": ");
-		json_str(o, f->name);
-		fprintf(o, ", \"unit\": \"%s\", \"better\": \"%s\", \"desc\": ",
-			f->unit, f->better);
-		json_str(o, f->desc);
-		if (f->series[0]) {
-			fprintf(o, ", \"series\": ");
-			json_str(o, f->series);
-			fprintf(o, ", \"x\": %d", f->x);
-		}
-		fprintf(o, ",\n     \"median\": %.3f, \"p10\": %.3f, \"p90\": %.3f, "
-			"\"mad\": %.3f, \"ci_lo\": %.3f, \"ci_hi\": %.3f, "
-			"\"rel_ci\": %.4f, \"batches\": %d, \"iters_per_batch\": %llu, "
-			"\"converged\": %s, \"host_ns_per_iter\": %.1f, "
-			"\"tsc_over_host\": %.3f, \"sti_hlt_shadow_breaks\": %llu, \"cross_vcpu_tsc_negative\": %llu%s%s,\n     \"samples\": [",
-			f->median, f->p10, f->p90, f->mad, f->ci_lo, f->ci_hi,
-			isfinite(f->rel_ci) ? f->rel_ci : 99.0, f->n, f->iters,
-			f->converged ? "true" : "false", f->host_per_iter,
-			f->tsc_host, f->shadow_breaks, f->tsc_negative,
-			f->diag[0] ? ", " : "",
-			f->diag);
-		for (k = 0; k < f->n; k++)
-			fprintf(o, "%s%.2f", k ? ", " : "", f->v[k]);
-		fprintf(o, "]}%s\n", i + 1 < nfigs ? "," : "");
-	}
-	fprintf(o, "  ]\n}\n");
+	bench_json_figures(o, &figs);
+	fprintf(o, "}\n");
 	fclose(o);
 }
 
 static void print_table(void)
 {
-	int i;
+	struct bench_fig *f = figs.fig;
+	int i, nfigs = figs.n;
 
-	printf("%-34s %12s %12s %12s %10s %7s %9s %s\n", "figure", "median",
-	       "p10", "p90", "MAD", "CI+-%", "batches", "unit");
-	for (i = 0; i < nfigs; i++) {
-		struct figure *f = &figs[i];
-
-		printf("%-34s %12.1f %12.1f %12.1f %10.1f %6.1f%s %4dx%-5llu %s\n",
-		       f->name, f->median, f->p10, f->p90, f->mad,
-		       isfinite(f->rel_ci) ? 100 * f->rel_ci : 999.0,
-		       f->converged ? " " : "*", f->n, f->iters, f->unit);
-	}
-	printf("# * = interval above target when the time limit ended it\n");
+	bench_table(&figs);
 	for (i = 0; i < nfigs; i++)
-		if (figs[i].tsc_negative && strstr(figs[i].name, "wakeup"))
+		if (f[i].tsc_negative && strstr(f[i].name, "wakeup"))
 			printf("# %s: %llu IPI(s) whose handler TSC preceded the "
 			       "sender's: vCPU TSCs disagree (clocksource %s); "
 			       "latencies use the sender's TSC only\n",
-			       figs[i].name, figs[i].tsc_negative, clocksource);
+			       f[i].name, f[i].tsc_negative, clocksource);
 	for (i = 0; i < nfigs; i++)
-		if (figs[i].shadow_breaks && !strstr(figs[i].name, ".wakeup") &&
-		    !strstr(figs[i].name, ".latency") &&
-		    strcmp(figs[i].unit, "1/s"))
+		if (f[i].shadow_breaks && !strstr(f[i].name, ".wakeup") &&
+		    !strstr(f[i].name, ".latency") &&
+		    strcmp(f[i].unit, "1/s"))
 			printf("# %s: %llu interrupt(s) taken between STI and "
 			       "HLT (STI shadow not honoured; stepped over)\n",
-			       figs[i].name, figs[i].shadow_breaks);
+			       f[i].name, f[i].shadow_breaks);
 	fflush(stdout);
 }
 
 /* ---- sanity checks ---- */
 
-static struct figure *fig(const char *name)
+static struct bench_fig *fig(const char *name)
 {
-	int i;
-
-	for (i = 0; i < nfigs; i++)
-		if (!strcmp(figs[i].name, name))
-			return &figs[i];
-	return NULL;
+	return bench_fig_find(&figs, name);
 }
 
 static int nfail, nchecks;
@@ -1221,7 +985,7 @@ static int nfail, nchecks;
 static void __check_ge(const char *a, const char *b, double factor,
 		       const char *why, bool enforce)
 {
-	struct figure *fa = fig(a), *fb = fig(b);
+	struct bench_fig *fa = fig(a), *fb = fig(b);
 	double lhs, rhs;
 	bool ok;
 
@@ -1247,7 +1011,7 @@ static void __check_ge(const char *a, const char *b, double factor,
 
 static void check_range(const char *a, double lo, double hi, const char *why)
 {
-	struct figure *f = fig(a);
+	struct bench_fig *f = fig(a);
 	bool ok;
 
 	if (!f || !f->n) {
@@ -1287,7 +1051,7 @@ static void apply_fault(const char *name)
 	int k;
 
 	for (i = 0; i < ARRAY_SIZE(faults); i++) {
-		struct figure *f;
+		struct bench_fig *f;
 
 		if (strcmp(name, faults[i].name))
 			continue;
@@ -1299,7 +1063,7 @@ static void apply_fault(const char *name)
 			if (faults[i].clock)
 				f->ratio[k] *= faults[i].clock;
 		}
-		fig_stats(f);
+		bench_fig_stats(f);
 		printf("# fault %s: %s\n", name, faults[i].what);
 		return;
 	}
@@ -1307,6 +1071,7 @@ static void apply_fault(const char *name)
 
 static int sanity(void)
 {
+	struct bench_fig *f = figs.fig;
 	int i;
 
 	char nrips[16] = "";
@@ -1343,10 +1108,10 @@ static int sanity(void)
 	check_range("timer.lateness", -1000, 1e9,
 		    "the handler cannot run before the deadline; KVM waits "
 		    "out an early hrtimer (1 us slack)");
-	for (i = 0; i < nfigs; i++)
-		if (figs[i].n && strcmp(figs[i].unit, "1/s")) {
-			bool ok = figs[i].tsc_host > 0.5 &&
-				  figs[i].tsc_host < 1.5;
+	for (i = 0; i < figs.n; i++)
+		if (f[i].n && strcmp(f[i].unit, "1/s")) {
+			bool ok = f[i].tsc_host > 0.5 &&
+				  f[i].tsc_host < 1.5;
 
 			nchecks++;
 			nfail += !ok;
@@ -1354,7 +1119,7 @@ static int sanity(void)
 				printf("FAIL sanity: %s guest TSC time / host time "
 				       "= %.2f, outside [0.5, 1.5]  [the guest "
 				       "TSC rate must match KVM_GET_TSC_KHZ]\n",
-				       figs[i].name, figs[i].tsc_host);
+				       f[i].name, f[i].tsc_host);
 		}
 	printf("# sanity: %d checks, %d failed (TSC/host-clock agreement "
 	       "checked per figure)\n", nchecks, nfail);
@@ -1535,15 +1300,9 @@ int main(int argc, char **argv)
 			    "watchdog thread");
 	}
 	cpus_init();
-	/*
-	 * An idle VM held for the whole run: creating the first VM and
-	 * destroying the last one flips static keys (preempt notifiers) and
-	 * so patches kernel text each time; under an emulator that patching
-	 * has oopsed the kernel ("int3" in __schedule). With this VM alive
-	 * the keys stay set while the benchmarks' VMs come and go.
-	 */
-	kvm_sys_ioctl(KVM_CREATE_VM, 0);
-	read_line("/sys/devices/system/clocksource/clocksource0/current_clocksource",
+	/* KVM's static keys stay set while the benchmarks' VMs come and go. */
+	emu_keys_hold_for_process();
+	bench_read_line("/sys/devices/system/clocksource/clocksource0/current_clocksource",
 		  clocksource, sizeof(clocksource));
 	kmax = kvm_check_cap(KVM_CAP_MAX_VCPUS);
 	if (!opt.max_vcpus)
@@ -1568,7 +1327,7 @@ int main(int argc, char **argv)
 	if (rc && opt.sanity) {
 		printf("# sanity: failed (%d): measuring again to tell "
 		       "a broken relation from host noise\n", rc);
-		nfigs = 0;
+		figs.n = 0;
 		nfail = nchecks = 0;
 		rc = run_all();
 	}

@@ -32,6 +32,11 @@
 
 /* The host (the kernel running KVM) is a QEMU TCG guest. */
 bool emu_tcg(void);
+/*
+ * The emulator's quirks are forgiven here: emu_tcg() and the run is not
+ * strict (APICV_STRICT=1 forgives nothing, for qualification).
+ */
+bool emu_forgiven(void);
 
 /* ---- quirks ---------------------------------------------------------------- */
 
@@ -48,6 +53,61 @@ enum emu_quirk {
  * unless the emulator is there and the hits are within @q's tolerance.
  */
 void emu_quirk_count(enum emu_quirk q, u64 hits, u64 events);
+/*
+ * The same, with what the hits were (printf-style): the failure message
+ * quotes it. A test reporting a surplus (DUP_INJECT) passes the surplus as
+ * @hits and what was sent as @events; a deficit is its own failure.
+ */
+void __printf(4, 5) emu_quirk_count_why(enum emu_quirk q, u64 hits,
+					u64 events, const char *fmt, ...);
+/*
+ * DUP_INJECT's policy for a delivery count: a surplus of @got over @sent
+ * is reported (emu_quirk_count(), @sent the events) for the harness to
+ * judge, and @sent returned; else @got, so that a deficit stays the
+ * caller's own failure: EXPECT_EQ(sent, emu_count_dup(sent, got)).
+ */
+u64 emu_count_dup(u64 sent, u64 got);
+/*
+ * How many of @events may show @q: none unless emu_forgiven(), then one in
+ * ten plus one. Quirks are rare; a KVM bug that looks like one shows far
+ * more often. Only for a guest that must stop early: the harness judges.
+ */
+u64 emu_quirk_tolerance(enum emu_quirk q, u64 events);
+/* "sti_shadow": the name the harness's messages use. */
+const char *emu_quirk_name(enum emu_quirk q);
+/* What the quirk is, one sentence. */
+const char *emu_quirk_describe(enum emu_quirk q);
+
+/*
+ * For the harness: emu_quirks_track() before the subtests fork (the counts
+ * are shared with their processes), emu_quirks_reset() as an attempt
+ * starts, emu_quirks_judge() when it ends, in the attempt's process: it
+ * prints the tolerated hits as "# " lines and returns false, after one
+ * "# FAIL" line, when a quirk fails the subtest.
+ */
+void emu_quirks_track(void);
+void emu_quirks_reset(void);
+bool emu_quirks_judge(void);
+
+/* ---- faults that rerun the subtest ----------------------------------------- */
+
+/*
+ * Records that the emulator, not KVM, may have broken the vCPU state: a
+ * failure that follows ends the process with EMU_FAULT_EXIT. The harness
+ * then runs the subtest again in this process, or, inside a kernel that
+ * the runner can boot again (emu_fault_reboot()), ends the binary with
+ * that code so the rerun happens in a fresh kernel: the fault may have
+ * damaged this one. Up to EMU_RERUN_ATTEMPTS attempts in all.
+ */
+void emu_note_fault(const char *why);
+/* A fault that cannot have harmed the kernel: always rerun in process. */
+void emu_note_fault_local(const char *why);
+/* emu_note_fault(@q's description) where emu_forgiven(); else nothing. */
+void emu_note_quirk_fault(enum emu_quirk q);
+/* Ends a failing process with the code above if a fault was noted. */
+void emu_exit_if_fault(void);
+/* APICV_FAULT_REBOOT=1: the runner reboots the kernel after a fault. */
+bool emu_fault_reboot(void);
 
 /*
  * Guest side, in an interrupt handler: was the interrupt taken on the HLT
@@ -63,9 +123,27 @@ bool guest_emu_shadow_hit(struct ex_regs *regs);
 /*
  * Holds one user of each of KVM's text-patched keys for the life of the
  * process, so the VMs that come and go after it never re-patch kernel text
- * (multi-threaded TCG runs cross-modified code racily). Best effort and
- * idempotent; nothing happens without /dev/kvm.
+ * (multi-threaded TCG runs cross-modified code racily): emu_keys_hold(),
+ * released when the process exits. Best effort and idempotent; nothing
+ * happens without /dev/kvm.
  */
 void emu_keys_hold_for_process(void);
+
+/*
+ * The same for a holder that lets go (scripts/tools/kvm_keeper): a VM with
+ * a vCPU whose APIC is software-disabled and one whose APIC is
+ * hardware-disabled, a VM whose vCPU has no in-kernel APIC, and a tracefs
+ * instance with the APICv-inhibit event on. emu_keys_hold() returns false
+ * when it could hold none of the KVM keys; k->traced says whether the
+ * tracepoint is held. Release what it held with emu_keys_release().
+ */
+struct emu_keys {
+	int fds[6];
+	int nfds;
+	bool traced;
+	char instance[128];
+};
+bool emu_keys_hold(struct emu_keys *k);
+void emu_keys_release(struct emu_keys *k);
 
 #endif /* APICV_EMULATOR_H */

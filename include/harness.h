@@ -41,8 +41,8 @@ void harness_prng(struct prng *p);
 
 /*
  * A subtest ended on an emulator fault and the runner reboots the kernel
- * after one (test_env_fault_reboot()): the subtests after it skip and the
- * binary exits TEST_ENV_FAULT_EXIT. Shared by the harness's processes.
+ * after one (emu_fault_reboot()): the subtests after it skip and the
+ * binary exits EMU_FAULT_EXIT. Shared by the harness's processes.
  */
 void harness_kernel_fault_set(void);
 bool harness_kernel_faulted(void);

@@ -14,6 +14,7 @@
 
 #include "kselftest_harness.h"
 
+#include "emulator.h"
 #include "harness.h"
 #include "harness_features.h"	/* generated: scripts/harness-features */
 
@@ -122,21 +123,40 @@ static void __harness_call_orig(struct __test_metadata *_metadata,
 static void __harness_abort(int sig)
 {
 	fflush(stdout);
-	test_exit_if_env_fault();
+	emu_exit_if_fault();
 	signal(sig, SIG_DFL);
 	raise(sig);
 }
 
 /*
- * Runs the subtest in a child of its own, up to HARNESS_ATTEMPTS times
- * while its attempts end on an emulator fault (test_note_env_fault()): the
+ * One attempt, in the child: the subtest, then the emulator's quirks it
+ * counted judged once (emu_quirks_judge()); the exit status carries the
+ * verdict, EMU_FAULT_EXIT after a failure that follows an emulator fault.
+ */
+static void __noreturn
+__harness_attempt(struct __test_metadata *_metadata,
+		  struct __fixture_variant_metadata *variant)
+{
+	signal(SIGABRT, __harness_abort);
+	emu_quirks_reset();
+	__harness_call_orig(_metadata, variant);
+	fflush(stdout);
+	if (__harness_attempt_status(_metadata) != __HARNESS_SKIP_EXIT &&
+	    !emu_quirks_judge())
+		__harness_set_failed(_metadata, 1);
+	if (__harness_attempt_status(_metadata))
+		emu_exit_if_fault();
+	_exit(__harness_attempt_status(_metadata));
+}
+
+/*
+ * Runs the subtest in a child of its own, up to EMU_RERUN_ATTEMPTS times
+ * while its attempts end on an emulator fault (emu_note_fault()): the
  * quirk comes and goes with timing, a KVM bug that looks like it does not.
  * Five: the 4-vCPU wakeup ring under TCG has needed three in one CI run.
  * Where the runner reboots the kernel after a fault, the fault ends the
  * binary instead: the L1 kernel has been seen to panic in the rerun.
  */
-#define HARNESS_ATTEMPTS 5
-
 static void __harness_attempts(struct __test_metadata *_metadata,
 			       struct __fixture_variant_metadata *variant,
 			       const char *full)
@@ -151,14 +171,8 @@ static void __harness_attempts(struct __test_metadata *_metadata,
 			__harness_call_orig(_metadata, variant);
 			return;
 		}
-		if (pid == 0) {
-			signal(SIGABRT, __harness_abort);
-			__harness_call_orig(_metadata, variant);
-			fflush(stdout);
-			if (__harness_attempt_status(_metadata))
-				test_exit_if_env_fault();
-			_exit(__harness_attempt_status(_metadata));
-		}
+		if (pid == 0)
+			__harness_attempt(_metadata, variant);
 		while (waitpid(pid, &status, 0) < 0)
 			;
 		code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -172,7 +186,7 @@ static void __harness_attempts(struct __test_metadata *_metadata,
 			return;
 		}
 #endif
-		if (code == TEST_ENV_FAULT_EXIT && test_env_fault_reboot()) {
+		if (code == EMU_FAULT_EXIT && emu_fault_reboot()) {
 			printf("# %s: not run again here after the emulator fault: the runner reboots the kernel first\n",
 			       full);
 			fflush(stdout);
@@ -180,16 +194,16 @@ static void __harness_attempts(struct __test_metadata *_metadata,
 			__harness_set_failed(_metadata, code);
 			return;
 		}
-		if (code == TEST_ENV_FAULT_LOCAL_EXIT)
-			code = TEST_ENV_FAULT_EXIT;
-		if (code == TEST_ENV_FAULT_EXIT && attempt < HARNESS_ATTEMPTS) {
+		if (code == EMU_FAULT_LOCAL_EXIT)
+			code = EMU_FAULT_EXIT;
+		if (code == EMU_FAULT_EXIT && attempt < EMU_RERUN_ATTEMPTS) {
 			printf("# %s: running it again after the emulator fault (attempt %d of %d)\n",
-			       full, attempt + 1, HARNESS_ATTEMPTS);
+			       full, attempt + 1, EMU_RERUN_ATTEMPTS);
 			continue;
 		}
-		if (code == TEST_ENV_FAULT_EXIT)
+		if (code == EMU_FAULT_EXIT)
 			printf("# %s: the emulator fault came back in all %d attempts: a failure\n",
-			       full, HARNESS_ATTEMPTS);
+			       full, EMU_RERUN_ATTEMPTS);
 		else if (WIFSIGNALED(status))
 			printf("# %s: terminated by signal %d\n", full,
 			       WTERMSIG(status));
@@ -298,10 +312,14 @@ static void __harness_prune(void)
  * The binary's verdict as kselftest reads it: KSFT_SKIP unless a subtest
  * that reached KVM passed. Subtests of pure logic (parsers, the oracle)
  * pass anywhere; on a host without KVM they must not make the binary a
- * pass. Runs after the harness has printed its totals (ksft_exit()).
+ * pass (a library self-test's do: APICV_LIBTEST). Runs after the harness has printed its totals (ksft_exit()).
  */
 static void __harness_verdict(void)
 {
+#ifdef APICV_LIBTEST
+	/* The library's own tests (libtest/): their pure subtests count. */
+	return;
+#endif
 	if (!harness_is_main_process() || ksft_get_fail_cnt() ||
 	    ksft_get_error_cnt() || harness_kvm_passes())
 		return;

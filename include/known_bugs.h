@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * KVM bugs the suite reproduces on kernels that predate their fix, and
- * quirks of the emulator the suite runs KVM under.
+ * KVM bugs the suite reproduces on kernels that predate their fix. The
+ * emulator's quirks are not KVM's: include/emulator.h.
  *
  * A subtest that finds one of these on a kernel older than the fix reports
  * it as an expected failure (a skip whose reason starts "XFAIL known KVM
@@ -28,49 +28,11 @@ enum known_bug {
 	 */
 	KNOWN_BUG_XAPIC_ID_ALIAS,
 	KNOWN_BUG_XAPIC_LDR_ALIAS,
-	/*
-	 * Not KVM's: under QEMU TCG the emulated SVM may lose the STI
-	 * shadow on a #VMEXIT, so KVM injects inside it. Tests that do not
-	 * aim at the shadow tolerate a few such hits there and count them.
-	 * interrupt_shadow_test makes KVM itself decide inside a shadow in
-	 * every round (KVM_SET_VCPU_EVENTS, exits inside one): a KVM that
-	 * ignores the shadow misses every round there, beyond the tolerance.
-	 */
-	KNOWN_BUG_TCG_INT_SHADOW,
-	/*
-	 * Not KVM's: under QEMU TCG the emulated SVM now and then resumes a
-	 * vCPU with its host's RIP and RSP (addresses in the L1 kernel) after
-	 * VMRUN; it stalls there or triple-faults. A failure after such a
-	 * dump or a SHUTDOWN exit reruns the subtest, up to five
-	 * attempts in all, in a fresh kernel where the runner boots one
-	 * (test_note_env_fault()).
-	 */
-	KNOWN_BUG_TCG_HOST_RIP,
-	/*
-	 * Not KVM's: under QEMU TCG an interrupt now and then arrives twice
-	 * (it comes with STI-shadow hits: the same #VMEXIT-during-delivery
-	 * path). Delivery counts tolerate a rare surplus there, never a
-	 * deficit.
-	 */
-	KNOWN_BUG_TCG_DUP_INJECT,
 	NR_KNOWN_BUGS,
 };
 
 /* The running kernel predates @bug's fix and the run is not strict. */
 bool known_bug_expected(enum known_bug bug);
-/*
- * How many of @events may show @bug: none unless it is expected here, then
- * one in ten plus one. Quirks are rare; a KVM that has the bug for real
- * shows it far more often.
- */
-u64 known_bug_tolerance(enum known_bug bug, u64 events);
-/*
- * A delivery count checked against what was sent: returns @sent when @got
- * exceeds it by no more than @bug's tolerance (adding the surplus to
- * *@surplus unless NULL), else @got. A deficit always stays a deficit.
- */
-u64 known_bug_forgive_surplus(enum known_bug bug, u64 sent, u64 got,
-			      u64 *surplus);
 /* "aliased 8-bit xAPIC IDs ... (fixed in 6.3: <fix title>)" */
 const char *known_bug_describe(enum known_bug bug);
 /*

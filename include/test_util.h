@@ -66,22 +66,10 @@ void __printf(1, 2) test_log(const char *fmt, ...);
 	} while (0)
 
 /*
- * Records that the environment, not KVM, may have broken the vCPU state
- * (known_bugs.h decides when): a failure that follows ends the process with
- * TEST_ENV_FAULT_EXIT. The harness then runs the subtest again in this
- * process, or, inside a kernel that the runner can boot again
- * (test_env_fault_reboot()), ends the binary with that code so the rerun
- * happens in a fresh kernel: the fault may have damaged this one.
+ * APICV_STRICT=1: nothing is forgiven, neither a known KVM bug nor an
+ * emulator quirk (for qualifying a platform).
  */
-void test_note_env_fault(const char *why);
-#define TEST_ENV_FAULT_EXIT 254
-/* A fault that cannot have harmed the kernel: always rerun in process. */
-void test_note_env_fault_local(const char *why);
-#define TEST_ENV_FAULT_LOCAL_EXIT 253
-/* Ends a failing process with the code above if a fault was noted. */
-void test_exit_if_env_fault(void);
-/* APICV_FAULT_REBOOT=1: the runner reboots the kernel after a fault. */
-bool test_env_fault_reboot(void);
+bool test_strict(void);
 
 /* Hook run before the process dies on a failure (e.g. dump vCPU state). */
 void test_set_fail_hook(void (*hook)(void));

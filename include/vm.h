@@ -46,6 +46,9 @@ struct kvm_vm {
 	void *gdt, *idt, *tss;
 	/* guest_alloc() regions, unmapped by vm_free(). */
 	struct guest_region *regions;
+	/* What vm_install_handler() gave this VM's guest, per vector. */
+	guest_handler_t handlers[256];
+	struct kvm_vm *live_next;	/* the process's VMs not yet freed */
 };
 
 struct guest_region {
@@ -94,7 +97,11 @@ void vm_map_host(struct kvm_vm *vm, void *hva, size_t size);
 #define __vm_ioctl(vm, cmd, arg) ioctl((vm)->fd, cmd, arg)
 void vm_enable_cap(struct kvm_vm *vm, u32 cap, u64 arg0);
 
-/* Guest handlers are process-wide: one table for every vCPU and VM. */
+/*
+ * Guest handlers are process-wide: one table for every vCPU and VM, the
+ * last install wins. @vm records what its guest expects; installing a
+ * different handler for a vector another VM not yet freed uses warns.
+ */
 void vm_install_handler(struct kvm_vm *vm, int vector, guest_handler_t fn);
 
 #endif

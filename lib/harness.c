@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "emulator.h"
 #include "fault.h"
 #include "harness.h"
 #include "kmsg.h"
@@ -117,9 +118,9 @@ static void exit_on_kernel_fault(void)
 	if (!harness_is_main_process() || !harness_kernel_faulted())
 		return;
 	printf("# an emulator fault ended this run: exit %d, the runner boots a fresh kernel and runs it again\n",
-	       TEST_ENV_FAULT_EXIT);
+	       EMU_FAULT_EXIT);
 	fflush(stdout);
-	_exit(TEST_ENV_FAULT_EXIT);
+	_exit(EMU_FAULT_EXIT);
 }
 
 void harness_kernel_fault_set(void)
@@ -153,6 +154,7 @@ static void shared_init(void)
 
 	main_pid = getpid();
 	test_kvm_reached_track();
+	emu_quirks_track();
 	if (p == MAP_FAILED)
 		return;
 	shared = p;

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "emulator.h"
 #include "test_util.h"
 
 static void (*fail_hook)(void);
@@ -63,39 +64,11 @@ void test_log(const char *fmt, ...)
 	fflush(stdout);
 }
 
-static const char *env_fault;
-static bool env_fault_local;
-
-void test_note_env_fault(const char *why)
+bool test_strict(void)
 {
-	if (!env_fault)
-		env_fault = why;
-}
+	const char *s = getenv("APICV_STRICT");
 
-void test_note_env_fault_local(const char *why)
-{
-	if (env_fault)
-		return;
-	env_fault = why;
-	env_fault_local = true;
-}
-
-void test_exit_if_env_fault(void)
-{
-	if (!env_fault)
-		return;
-	printf("# the failure above follows an emulator fault: %s\n",
-	       env_fault);
-	fflush(stdout);
-	_exit(env_fault_local ? TEST_ENV_FAULT_LOCAL_EXIT :
-				TEST_ENV_FAULT_EXIT);
-}
-
-bool test_env_fault_reboot(void)
-{
-	const char *v = getenv("APICV_FAULT_REBOOT");
-
-	return v && !strcmp(v, "1");
+	return s && *s && strcmp(s, "0");
 }
 
 void test_fail_at(const char *file, int line, const char *cond,
@@ -119,7 +92,7 @@ void test_fail_at(const char *file, int line, const char *cond,
 	if (fail_hook)
 		fail_hook();
 	fflush(stdout);
-	test_exit_if_env_fault();
+	emu_exit_if_fault();
 	abort();
 }
 

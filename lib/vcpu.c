@@ -6,7 +6,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "known_bugs.h"
+#include "emulator.h"
 #include "stats.h"
 #include "vm.h"
 #include "x86/apic.h"
@@ -55,9 +55,8 @@ void vcpu_unexpected_exit(struct kvm_vcpu *vcpu)
 	char what[96];
 
 	/* Our guests never triple-fault; the emulator's quirk can. */
-	if (run->exit_reason == KVM_EXIT_SHUTDOWN &&
-	    known_bug_expected(KNOWN_BUG_TCG_HOST_RIP))
-		test_note_env_fault(known_bug_describe(KNOWN_BUG_TCG_HOST_RIP));
+	if (run->exit_reason == KVM_EXIT_SHUTDOWN)
+		emu_note_quirk_fault(EMU_QUIRK_HOST_RIP);
 
 	snprintf(what, sizeof(what), "unexpected exit %s (%u)",
 		 exit_name(run->exit_reason), run->exit_reason);
@@ -391,7 +390,6 @@ void vcpu_dump(struct kvm_vcpu *vcpu, const char *why)
 	dump_stats(vcpu);
 	fflush(stdout);
 	/* Guests never run in the upper half: that RIP is the host's. */
-	if (regs.rip >= 0xffff800000000000ull &&
-	    known_bug_expected(KNOWN_BUG_TCG_HOST_RIP))
-		test_note_env_fault(known_bug_describe(KNOWN_BUG_TCG_HOST_RIP));
+	if (regs.rip >= 0xffff800000000000ull)
+		emu_note_quirk_fault(EMU_QUIRK_HOST_RIP);
 }

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
+#include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -101,6 +102,27 @@ void vm_create_irqchip(struct kvm_vm *vm, enum irqchip_mode irqchip)
 	vm->irqchip = irqchip;
 }
 
+/* The VMs of this process not yet freed (vm_install_handler()). */
+static struct kvm_vm *live_vms;
+static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void live_link(struct kvm_vm *vm, bool add)
+{
+	struct kvm_vm **p;
+
+	pthread_mutex_lock(&live_lock);
+	if (add) {
+		vm->live_next = live_vms;
+		live_vms = vm;
+	}
+	for (p = &live_vms; !add && *p; p = &(*p)->live_next)
+		if (*p == vm) {
+			*p = vm->live_next;
+			break;
+		}
+	pthread_mutex_unlock(&live_lock);
+}
+
 struct kvm_vm *vm_create(enum irqchip_mode irqchip)
 {
 	struct kvm_vm *vm = calloc(1, sizeof(*vm));
@@ -120,6 +142,7 @@ struct kvm_vm *vm_create(enum irqchip_mode irqchip)
 	/* xAPIC and IOAPIC registers, emulated by KVM: no memslot. */
 	vm_map_identity(vm, APIC_DEFAULT_BASE, PAGE_SIZE);
 	vm_map_identity(vm, IOAPIC_BASE, PAGE_SIZE);
+	live_link(vm, true);
 	return vm;
 }
 
@@ -202,8 +225,17 @@ void __vcpu_args_set(struct kvm_vcpu *vcpu, int n, const u64 *args)
 
 void vm_install_handler(struct kvm_vm *vm, int vector, guest_handler_t fn)
 {
-	(void)vm;
+	struct kvm_vm *o;
+
+	pthread_mutex_lock(&live_lock);
+	for (o = live_vms; o; o = o->live_next)
+		if (o != vm && o->handlers[vector] && o->handlers[vector] != fn)
+			printf("# warning: vector 0x%x gets another handler "
+			       "while VM fd %d (not freed) uses one: the two "
+			       "guests now share the new one\n", vector, o->fd);
+	vm->handlers[vector] = fn;
 	WRITE_ONCE(guest_handlers[vector], fn);
+	pthread_mutex_unlock(&live_lock);
 }
 
 static void vcpu_free(struct kvm_vcpu *vcpu, size_t run_size)
@@ -221,6 +253,7 @@ void vm_free(struct kvm_vm *vm)
 
 	if (!vm)
 		return;
+	live_link(vm, false);
 	vm_threads_stop(vm);
 	for (i = 0; i < vm->nr_vcpus; i++)
 		vcpu_free(vm->vcpus[i], vm->run_size);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "emulator.h"
 #include "harness_main.h"
 #include "guest_printf.h"
 #include "stats.h"
@@ -278,18 +279,18 @@ static bool first_attempt(const char *tag)
 
 /*
  * The harness reruns a subtest when its failure followed an emulator
- * fault (test_note_env_fault_local(): a simulated one harms no kernel, so
+ * fault (emu_note_fault_local(): a simulated one harms no kernel, so
  * it is rerun here even where the runner reboots after real ones): the
  * first attempt fails that way, the second passes.
  */
 TEST(env_fault_rerun)
 {
 	if (fault_env_fault_twice) {
-		test_note_env_fault_local("simulated by the test, every attempt");
+		emu_note_fault_local("simulated by the test, every attempt");
 		TEST_FAIL("a failure after an emulator fault");
 	}
 	if (first_attempt("fail")) {
-		test_note_env_fault_local("simulated by the test, first attempt");
+		emu_note_fault_local("simulated by the test, first attempt");
 		TEST_FAIL("a failure after an emulator fault (attempt 1)");
 	}
 }
@@ -298,7 +299,7 @@ TEST(env_fault_rerun)
 TEST(env_fault_rerun_assert)
 {
 	if (fault_env_fault_twice || first_attempt("assert")) {
-		test_note_env_fault_local("simulated by the test");
+		emu_note_fault_local("simulated by the test");
 		ASSERT_EQ(1, 2);
 	}
 }

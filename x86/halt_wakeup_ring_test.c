@@ -15,7 +15,6 @@
  * can be skewed; negative ones are counted and reported, not hidden.
  */
 #include <pthread.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -23,7 +22,9 @@
 #include "host_sched.h"
 #include "stats.h"
 #include "vm.h"
+#include "wake_latency.h"
 #include "x86/apic.h"
+#include "x86/guest_sync.h"
 
 FAULT(ring_skip_ipi, "ring.n4.no_stall", "made no progress",
       "vCPU 1 skips one IPI to its successor");
@@ -55,6 +56,11 @@ FAULT(ring_late_ipi, "ring.n4.no_stall", "median ring wakeup",
 #define RING_P50_FLOOR_US	40000
 #define RING_P50_LIMIT_US	50000
 
+static const struct wake_bound ring_bound = {
+	.factor = RING_FACTOR, .floor_us = RING_P50_FLOOR_US,
+	.cap_us = RING_P50_LIMIT_US,
+};
+
 struct ring_cpu {
 	u64 sent, recv, hlts, neg;
 	u64 send_tsc;
@@ -84,9 +90,7 @@ static void guest_ring(void)
 	u64 k, f, zero;
 
 	xapic_enable();
-	__atomic_add_fetch(&started, 1, __ATOMIC_SEQ_CST);
-	while (READ_ONCE(started) < n_vcpus)
-		cpu_relax();
+	guest_rendezvous(&started, n_vcpus);
 	cli();
 	for (k = 1;; k++) {
 		f = READ_ONCE(final_iter);
@@ -124,15 +128,8 @@ static void guest_ring(void)
 	GUEST_ASSERT_EQ(ring[id].recv, final_iter);
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-	u64 x = *(const u64 *)a, y = *(const u64 *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* p50 in us of every vCPU's samples of iterations [from, to); 0 if none. */
-static u64 ring_p50(int n, u64 from, u64 to, u64 *count)
+/* Every vCPU's samples in us of iterations [from, to), summarized. */
+static void ring_latency(int n, u64 from, u64 to, struct lat_summary *l)
 {
 	static u64 all[MAX_VCPUS * MAX_SAMPLES];
 	u64 total = 0, m;
@@ -142,11 +139,7 @@ static u64 ring_p50(int n, u64 from, u64 to, u64 *count)
 		for (m = from; m < to && m < ring[i].recv && m < MAX_SAMPLES; m++)
 			if (lat[i][m])
 				all[total++] = guest_tsc_to_us(lat[i][m]);
-	*count = total;
-	if (!total)
-		return 0;
-	qsort(all, total, sizeof(all[0]), cmp_u64);
-	return all[total / 2];
+	lat_summarize(all, total, l);
 }
 
 /* Every vCPU past the baseline iterations; false past @ms. */
@@ -167,13 +160,16 @@ static bool ring_wait_base(int n, u64 ms)
 static void ring_check_latency(struct __test_metadata *_metadata, int n,
 			       const char *pname)
 {
+	struct lat_summary b, l;
 	u64 nb, np, base, p50, limit;
 
-	base = ring_p50(n, 0, RING_BASE, &nb);
-	p50 = ring_p50(n, RING_BASE, MAX_SAMPLES, &np);
-	limit = base * RING_FACTOR;
-	limit = limit < RING_P50_FLOOR_US ? RING_P50_FLOOR_US :
-		limit > RING_P50_LIMIT_US ? RING_P50_LIMIT_US : limit;
+	ring_latency(n, 0, RING_BASE, &b);
+	ring_latency(n, RING_BASE, MAX_SAMPLES, &l);
+	base = b.p50;
+	nb = b.n;
+	p50 = l.p50;
+	np = l.n;
+	limit = wake_bound_us(&ring_bound, base);
 	test_log("latency p50: baseline %llu us (%llu samples), then %llu us "
 		 "(%llu samples, pressure %s); bound %llu us", base, nb, p50,
 		 np, pname, limit);
@@ -231,10 +227,10 @@ static void ring_stalled(struct kvm_vm *vm, int n, u64 ms)
 TEST_F(ring, no_stall)
 {
 	u64 run_ms = profile_pick(4000, 60000), stall_ms = 3000;
-	u64 t0, last_sum = 0, last_change, sum, total = 0, neg = 0, m, x;
+	u64 t0, last_sum = 0, last_change, sum, neg = 0, x;
 	char why[SCHED_WHY_LEN] = "", pname[64];
-	static u64 all[MAX_VCPUS * MAX_SAMPLES];
 	u64 exits = 0, hlts = 0, wakeups = 0;
+	struct lat_summary l;
 	struct pressure pr;
 	int i, n = variant->n;
 	bool done;
@@ -292,24 +288,20 @@ TEST_F(ring, no_stall)
 			       ring[i].recv, final_iter +
 			       (fault_ring_expect_more ? 1 : 0));
 		}
-		for (m = 0; m < ring[i].recv && m < MAX_SAMPLES; m++)
-			if (lat[i][m])
-				all[total++] = guest_tsc_to_us(lat[i][m]);
 		neg += ring[i].neg;
 		hlts += ring[i].hlts;
 		exits += vcpu_stat(v, "halt_exits");
 		wakeups += vcpu_stat(v, "halt_wakeup");
 	}
 	EXPECT_EQ(hlts, exits);
-	qsort(all, total, sizeof(all[0]), cmp_u64);
+	ring_latency(n, 0, MAX_SAMPLES, &l);
 	test_log("%llu wakeups in %.2f s = %.0f/s (%llu per vCPU); "
 		 "halt_exits %llu halt_wakeup %llu", final_iter * n, x / 1e9,
 		 final_iter * n / (x / 1e9), final_iter, exits, wakeups);
-	if (total)
+	if (l.n)
 		test_log("latency us (guest TSC, ICR write to handler, %llu "
 			 "samples, %llu negative dropped): p50 %llu p99 %llu "
-			 "max %llu", total, neg, all[total / 2],
-			 all[total * 99 / 100], all[total - 1]);
+			 "max %llu", l.n, neg, l.p50, l.p99, l.max);
 	ring_check_latency(_metadata, n, pname);
 }
 

@@ -9,7 +9,7 @@
  * no interrupts (delivery is broken while a forced AVIC is not inhibited).
  */
 #include "harness_main.h"
-#include "x86/apicv.h"
+#include "x86/apicv_observer.h"
 #include "x86/hyperv.h"
 
 FAULT(expect_clear_early, "inhibit.host_set_msrs.two_vcpus_count",

@@ -10,7 +10,9 @@
 #include "harness_main.h"
 #include "stats.h"
 #include "vm.h"
-#include "x86/apicv.h"
+#include "x86/apicv_host.h"
+#include "x86/apicv_observer.h"
+#include "x86/apicv_pull.h"
 #include "x86/irqchip.h"
 
 FAULT(expect_irqwin_on_intel, "inhibit.irqwin",
@@ -137,6 +139,7 @@ static u64 irqwin_rounds(struct apicv_observer *o, struct kvm_vm *vm,
 FIXTURE(inhibit) {
 	struct apicv_observer *o;
 	struct kvm_vm *vm;
+	struct apicv_pull *pit;		/* PIT_REINJ */
 };
 FIXTURE_SETUP(inhibit)
 {
@@ -146,9 +149,12 @@ FIXTURE_SETUP(inhibit)
 	test_log("apicv: %s", apicv_host()->why);
 	withhold_next = false;
 	self->vm = vm_create(IRQCHIP_KERNEL);
+	self->pit = NULL;
 }
 FIXTURE_TEARDOWN(inhibit)
 {
+	if (self->pit)
+		apicv_pull_free(self->pit);
 	vm_free(self->vm);
 	apicv_observer_stop(self->o);
 }
@@ -158,23 +164,25 @@ TEST_F(inhibit, pit_reinj)
 	bool honoured = apicv_reason_honoured(APICV_REASON_PIT_REINJ);
 	bool sticky_fault = fault_expect_pit_reinj_sticky;
 	struct apicv_observer *o = self->o;
+	u64 mark;
 	bool set;
 
-	TEST_REQUIRE(kvm_check_cap(KVM_CAP_PIT2), "KVM_CAP_PIT2 not supported");
 	/* A vCPU that never runs, for the proof that precedes "never set". */
 	apicv_observer_prove(o, vm_add_vcpu(self->vm, 0, guest_idle));
-	vm_create_pit(self->vm, KVM_PIT_SPEAKER_DUMMY);
-	set = apicv_observer_wait(o, APICV_REASON_PIT_REINJ, true, 1000);
+	/* Creating the PIT (reinject on) sets it; the pull starts it off. */
+	mark = apicv_observer_mark(o);
+	self->pit = apicv_pull_new(self->vm, APICV_REASON_PIT_REINJ);
+	apicv_observer_settle(o, 20, 1000);
+	set = apicv_observer_seen(o, mark, APICV_REASON_PIT_REINJ);
 	ASSERT_EQ(honoured, set) {
 		TH_LOG("KVM_CREATE_PIT2 (reinject on): PIT_REINJ %s",
 		       set ? "set" : "not set");
 	}
-	vm_pit_reinject(self->vm, false);
 	set = !apicv_observer_wait(o, APICV_REASON_PIT_REINJ, false, 1000);
 	ASSERT_EQ(honoured && sticky_fault, set) {
 		TH_LOG("reinject off: PIT_REINJ %s", set ? "still set" : "clear");
 	}
-	vm_pit_reinject(self->vm, true);
+	apicv_pull(self->pit, true);
 	set = apicv_observer_wait(o, APICV_REASON_PIT_REINJ, true, 1000);
 	ASSERT_EQ(honoured, set);
 	test_log("PIT_REINJ %s: on create, off, on again",
@@ -229,7 +237,8 @@ TEST_F(inhibit, irqwin_under_pit_reinj)
 		eager = !eager;
 	vcpu = vm_add_vcpu(self->vm, 0, guest_irqwin);
 	apicv_observer_prove(o, vcpu);
-	vm_create_pit(self->vm, KVM_PIT_SPEAKER_DUMMY);
+	self->pit = apicv_pull_new(self->vm, APICV_REASON_PIT_REINJ);
+	apicv_pull(self->pit, true);
 	ASSERT_TRUE(apicv_observer_wait(o, APICV_REASON_PIT_REINJ, true, 1000));
 	/* The PIT is not programmed: it stays silent on IRQ0. */
 	delivered = in_cli = 0;
@@ -275,7 +284,7 @@ TEST_F(inhibit, irqwin_under_pit_reinj)
 	withhold_next = fault_withhold_last_extint;
 	mark = apicv_observer_mark(o);
 	run_sync(vcpu, 1, rounds);
-	vm_pit_reinject(self->vm, false);
+	apicv_pull(self->pit, false);
 	m = quiet_mask(o, buf, sizeof(buf));
 	if (m != irqwin) {
 		apicv_observer_dump(o, mark, "PIT_REINJ off, window pending");

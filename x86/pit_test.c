@@ -18,6 +18,7 @@
 #include "stats.h"
 #include "vm.h"
 #include "x86/apic.h"
+#include "x86/guest_sync.h"
 #include "x86/irqchip.h"
 
 FAULT(count_half_ticks, "pit.rate_on.periodic", "before IF=0: ticks lost",
@@ -275,13 +276,6 @@ static void ipi_handler(struct ex_regs *regs)
 	apic_eoi();
 }
 
-static void barrier_wait(u64 *ctr, u64 n)
-{
-	__atomic_add_fetch(ctr, 1, __ATOMIC_SEQ_CST);
-	while (__atomic_load_n(ctr, __ATOMIC_SEQ_CST) < n)
-		cpu_relax();
-}
-
 static void guest_hammer(u64 n, u64 hz, u64 dur_us)
 {
 	u32 id = this_cpu_id(), dst = (id + 1) % n;
@@ -292,7 +286,7 @@ static void guest_hammer(u64 n, u64 hz, u64 dur_us)
 		lvt0_set_extint(false);
 		pic_init(PIC_BASE, PIC_BASE + 8, (u8)~BIT(0), 0xff);
 	}
-	barrier_wait(&ready, n);
+	guest_rendezvous(&ready, n);
 	t0 = rdtsc();
 	if (id == 0)
 		pit_program(PIT_MODE_RATE, pit_count_for_hz(hz));
@@ -323,7 +317,7 @@ static void guest_hammer(u64 n, u64 hz, u64 dur_us)
 	while (READ_ONCE(recv[dst]) != READ_ONCE(sent[dst]) &&
 	       guest_tsc_to_us(rdtsc() - t0_drain) < 3000000)
 		cpu_relax();
-	barrier_wait(&finished, n);
+	guest_rendezvous(&finished, n);
 	if (id == 0) {
 		/* Reinjection owes every tick due so far: wait for them. */
 		cli();

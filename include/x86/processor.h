@@ -20,29 +20,13 @@
 #define MSR_EFER		0xc0000080
 #define MSR_GS_BASE		0xc0000101
 
-/* Register frame pushed by the interrupt entry stubs (lib/x86/idt_entry.S). */
+/* Register frame pushed by the interrupt entry stubs (lib/x86/entry.S). */
 struct ex_regs {
 	u64 rax, rcx, rdx, rbx, rbp, rsi, rdi;
 	u64 r8, r9, r10, r11, r12, r13, r14, r15;
 	u64 vector, error_code;
 	u64 rip, cs, rflags, rsp, ss;
 };
-
-/*
- * In a handler: was the interrupt taken on the HLT of "sti; hlt", inside
- * STI's shadow (architecturally impossible; QEMU TCG's quirk, known_bugs.h)?
- * If so, resume after the HLT, which would otherwise sleep with its
- * wake-up consumed, and return true so the caller can count it.
- */
-static inline bool guest_step_over_shadowed_hlt(struct ex_regs *regs)
-{
-	const u8 *ip = (const u8 *)regs->rip;
-
-	if (ip[0] != 0xf4 || ip[-1] != 0xfb)
-		return false;
-	regs->rip++;
-	return true;
-}
 
 /*
  * Per-vCPU guest data, reached through GS. The host fills it before the
@@ -174,6 +158,51 @@ static inline void sti_hlt(void)
 static inline void sti_nop_cli(void)
 {
 	__asm__ __volatile__("sti; nop; cli" ::: "memory");
+}
+
+/* STI, then a MOV SS whose own shadow may extend STI's by one instruction. */
+static inline void sti_mov_ss(void)
+{
+	__asm__ __volatile__("mov %%ss, %%eax\n\t"
+			     "sti\n\t"
+			     "mov %%eax, %%ss\n\t"
+			     "nop" ::: "rax", "memory");
+}
+
+/*
+ * "sti; nop; nop; cli" with IF=0 before: returns the second NOP's address,
+ * where an interrupt pending at the STI is taken (the shadow covers the
+ * first NOP).
+ */
+static inline u64 sti_nop_nop_cli(void)
+{
+	u64 end;
+
+	__asm__ __volatile__("lea 1f(%%rip), %0\n\t"
+			     "sti\n\t"
+			     "nop\n"
+			     "1:\tnop\n\t"
+			     "cli"
+			     : "=&r"(end) :: "memory");
+	return end;
+}
+
+/*
+ * "sti; mov ss; nop; nop; cli" with IF=0 before: a pending interrupt is
+ * taken at the first NOP (*@end1), or at the second (*@end2) where MOV
+ * SS's shadow extends STI's.
+ */
+static inline void sti_mov_ss_nop_nop_cli(u64 *end1, u64 *end2)
+{
+	__asm__ __volatile__("mov %%ss, %%eax\n\t"
+			     "lea 1f(%%rip), %0\n\t"
+			     "lea 2f(%%rip), %1\n\t"
+			     "sti\n\t"
+			     "mov %%eax, %%ss\n"
+			     "1:\tnop\n"
+			     "2:\tnop\n\t"
+			     "cli"
+			     : "=&r"(*end1), "=&r"(*end2) :: "rax", "memory");
 }
 
 /* CR8 is TPR[7:4] (64-bit mode only). */

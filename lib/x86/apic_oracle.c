@@ -141,13 +141,14 @@ int apic_oracle(const struct apic_cfg *cfg, int n, int sender, u32 dest,
 	return 0;
 }
 
-/* The slots of the pre-6.3 map; -1 empty. Returns false for the slow path. */
+/* The slots of the pre-6.3 map; -1 empty. */
 struct aliased_map {
 	int phys[256];
 	int logical[16][8];	/* [cluster][bit]; flat: cluster 0 */
 	u32 dfr;		/* 0: no vCPU in the logical map */
 };
 
+/* Fills @m from @cfg; returns false for the slow path (mixed flat/cluster). */
 static bool aliased_map_build(const struct apic_cfg *cfg, int n,
 			      struct aliased_map *m)
 {
