@@ -377,9 +377,12 @@ TEST(hammer)
 	 * None doubled by then; none lost once the backlog drained. Under
 	 * TCG one reinjection round trip takes milliseconds: at 200 Hz the
 	 * backlog never shrinks, at the CI profile's 50 Hz it drains at once.
+	 * What is due comes from the guest's TSC, the ticks from the host's
+	 * clock: over 2 s they have differed by one tick (101 of 100 due,
+	 * 2.01 s, unstable's 7.2 under TCG), so one tick is the clocks'.
 	 */
-	EXPECT_LE(r[0], expect);
-	EXPECT_LE(r[2], r[4]);
+	EXPECT_LE(r[0], expect + 1);
+	EXPECT_LE(r[2], r[4] + 1);
 	EXPECT_GE(r[2] + 1, r[4]) {
 		TH_LOG("PIT: %llu ticks due over %llu us, %llu came (%llu owed); "
 		       "%llu of %llu after %llu us more",
