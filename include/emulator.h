@@ -32,11 +32,6 @@
 
 /* The host (the kernel running KVM) is a QEMU TCG guest. */
 bool emu_tcg(void);
-/*
- * The emulator's quirks are forgiven here: emu_tcg() and the run is not
- * strict (APICV_STRICT=1 forgives nothing, for qualification).
- */
-bool emu_forgiven(void);
 
 /* ---- quirks ---------------------------------------------------------------- */
 
@@ -67,16 +62,6 @@ void __printf(4, 5) emu_quirk_count_why(enum emu_quirk q, u64 hits,
  * caller's own failure: EXPECT_EQ(sent, emu_count_dup(sent, got)).
  */
 u64 emu_count_dup(u64 sent, u64 got);
-/*
- * How many of @events may show @q: none unless emu_forgiven(), then one in
- * ten plus one. Quirks are rare; a KVM bug that looks like one shows far
- * more often. Only for a guest that must stop early: the harness judges.
- */
-u64 emu_quirk_tolerance(enum emu_quirk q, u64 events);
-/* "sti_shadow": the name the harness's messages use. */
-const char *emu_quirk_name(enum emu_quirk q);
-/* What the quirk is, one sentence. */
-const char *emu_quirk_describe(enum emu_quirk q);
 
 /*
  * For the harness: emu_quirks_track() before the subtests fork (the counts
@@ -102,7 +87,8 @@ bool emu_quirks_judge(void);
 void emu_note_fault(const char *why);
 /* A fault that cannot have harmed the kernel: always rerun in process. */
 void emu_note_fault_local(const char *why);
-/* emu_note_fault(@q's description) where emu_forgiven(); else nothing. */
+/* emu_note_fault(@q's description) under TCG in a run that is not
+ * strict; else nothing. */
 void emu_note_quirk_fault(enum emu_quirk q);
 /* Ends a failing process with the code above if a fault was noted. */
 void emu_exit_if_fault(void);

@@ -37,7 +37,11 @@ bool emu_tcg(void)
 	return tcg;
 }
 
-bool emu_forgiven(void)
+/*
+ * The emulator's quirks are forgiven here: emu_tcg() and the run is not
+ * strict (APICV_STRICT=1 forgives nothing, for qualification).
+ */
+static bool emu_forgiven(void)
 {
 	return !test_strict() && emu_tcg();
 }
@@ -82,17 +86,18 @@ struct emu_tally {
 static struct emu_tally local_tally[NR_EMU_QUIRKS];
 static struct emu_tally *tally = local_tally;
 
-const char *emu_quirk_name(enum emu_quirk q)
-{
-	return q < NR_EMU_QUIRKS ? quirks[q].name : "?";
-}
-
-const char *emu_quirk_describe(enum emu_quirk q)
+/* What the quirk is, one sentence. */
+static const char *emu_quirk_describe(enum emu_quirk q)
 {
 	return q < NR_EMU_QUIRKS ? quirks[q].what : "?";
 }
 
-u64 emu_quirk_tolerance(enum emu_quirk q, u64 events)
+/*
+ * How many of @events may show @q: none unless emu_forgiven(), then one in
+ * ten plus one. Quirks are rare; a KVM bug that looks like one shows far
+ * more often.
+ */
+static u64 emu_quirk_tolerance(enum emu_quirk q, u64 events)
 {
 	return emu_forgiven() ? events / 10 + 1 : 0;
 }

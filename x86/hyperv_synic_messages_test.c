@@ -17,6 +17,7 @@
 #include "harness_main.h"
 #include "x86/apic.h"
 #include "x86/apicv.h"
+#include "x86/guest_sync.h"
 #include "x86/hyperv.h"
 
 FAULT(skip_eom, "msg.x2apic_autoeoi.vmm_message_after_eom",
@@ -45,8 +46,8 @@ FAULT(extra_msg_timer, "stimer_direct_no_message", "in direct mode",
 #define MSG_TYPE	0x100
 #define PERIOD		20000	/* 2 ms in 100 ns units */
 #define NR_TICKS	5
-#define WAIT_US		200000	/* a delivery that should happen */
-#define QUIET_US	20000	/* a delivery that should not */
+#define WAIT_US		GUEST_WAIT_US
+#define QUIET_US	GUEST_QUIET_US
 
 enum cmd { CMD_POST = 1, CMD_QUEUE, CMD_RETRY };
 

@@ -18,6 +18,7 @@
 #include "harness_main.h"
 #include "x86/apic.h"
 #include "x86/apicv.h"
+#include "x86/guest_sync.h"
 #include "x86/hyperv.h"
 
 FAULT(off_ignored, "reconfig.xapic.autoeoi_on_off", "after AutoEOI off",
@@ -40,8 +41,8 @@ FAULT(old_vector_aeoi, "reconfig.x2apic.move_vector",
 #define V2		0x68	/* class 6 */
 #define SINT_A		2
 #define SINT_B		6
-#define WAIT_US		200000	/* a delivery that should happen */
-#define QUIET_US	20000	/* a delivery that should not */
+#define WAIT_US		GUEST_WAIT_US
+#define QUIET_US	GUEST_QUIET_US
 
 enum cmd { CMD_SIGNAL = 1 };
 
