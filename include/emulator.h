@@ -104,6 +104,23 @@ bool emu_fault_reboot(void);
 struct ex_regs;
 bool guest_emu_shadow_hit(struct ex_regs *regs);
 
+/* ---- kernel-log signatures ----------------------------------------------- */
+
+/*
+ * A kernel report is the emulator's when a signature line (include/
+ * emu_signatures.def) comes before it or within this many lines after it.
+ */
+#define EMU_SIGNATURE_LINES		24
+
+/*
+ * The name of the signature that @line, one kernel-log message, matches
+ * where the emulator it names is forgiven here (TCG, force_avic; never
+ * with APICV_STRICT=1); else NULL.
+ */
+const char *emu_kmsg_signature(const char *line);
+/* The same on a host of the kind given (the library's tests). */
+const char *emu_signature_match(const char *line, bool tcg, bool force_avic);
+
 /* ---- KVM's static keys ------------------------------------------------------ */
 
 /*

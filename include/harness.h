@@ -33,7 +33,14 @@ bool harness_selected(const char *full_name, const char *test_name);
 bool harness_listing(void);
 int harness_subtest_timeout(void);
 void harness_subtest_begin(const char *full_name);
-/* Returns the number of kernel reports seen during the subtest. */
+/*
+ * Ends one attempt's kernel-log watch (the next attempt's starts): true
+ * when its reports are the emulator's (emu_kmsg_signature()), which makes
+ * the attempt an emulator fault. Other reports count for the subtest.
+ */
+bool harness_attempt_kmsg_emulator(void);
+/* Returns the number of kernel reports seen during the subtest that
+ * were not the emulator's. */
 int harness_subtest_end(void);
 const char *harness_subtest_name(void);
 /* A PRNG seeded from the run's seed and the subtest's name. */

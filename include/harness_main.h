@@ -151,7 +151,8 @@ __harness_attempt(struct __test_metadata *_metadata,
 
 /*
  * Runs the subtest in a child of its own, up to EMU_RERUN_ATTEMPTS times
- * while its attempts end on an emulator fault (emu_note_fault()): the
+ * while its attempts end on an emulator fault (emu_note_fault(), or kernel
+ * reports an emulator signature explains, emu_kmsg_signature()): the
  * quirk comes and goes with timing, a KVM bug that looks like it does not.
  * Five: the 4-vCPU wakeup ring under TCG has needed three in one CI run.
  * Where the runner reboots the kernel after a fault, the fault ends the
@@ -176,6 +177,8 @@ static void __harness_attempts(struct __test_metadata *_metadata,
 		while (waitpid(pid, &status, 0) < 0)
 			;
 		code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+		if (harness_attempt_kmsg_emulator())
+			code = EMU_FAULT_EXIT;
 		if (code == 0)
 			return;
 		if (code == __HARNESS_SKIP_EXIT)

@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <regex.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -221,6 +222,64 @@ bool emu_fault_reboot(void)
 	const char *v = getenv("APICV_FAULT_REBOOT");
 
 	return v && !strcmp(v, "1");
+}
+
+/* ---- kernel-log signatures ---------------------------------------------- */
+
+static const struct {
+	const char *name, *when, *ere;
+} signatures[] = {
+#define EMU_SIGNATURE(name, when, ere) { name, when, ere },
+#include "emu_signatures.def"
+#undef EMU_SIGNATURE
+};
+
+static bool force_avic_on(void)
+{
+	static int on = -1;
+	char v = 0;
+	int fd;
+
+	if (on >= 0)
+		return on;
+	fd = open("/sys/module/kvm_amd/parameters/force_avic", O_RDONLY);
+	if (fd >= 0 && read(fd, &v, 1) != 1)
+		v = 0;
+	if (fd >= 0)
+		close(fd);
+	on = v == 'Y' || v == '1';
+	return on;
+}
+
+const char *emu_signature_match(const char *line, bool tcg, bool force_avic)
+{
+	static regex_t re[ARRAY_SIZE(signatures)];
+	static bool compiled[ARRAY_SIZE(signatures)];
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(signatures); i++) {
+		const char *when = signatures[i].when;
+
+		if (!tcg || (!strcmp(when, "force_avic") && !force_avic))
+			continue;
+		if (!compiled[i]) {
+			TEST_ASSERT(!regcomp(&re[i], signatures[i].ere,
+					     REG_EXTENDED | REG_NOSUB),
+				    "emu_signatures.def: bad ERE for %s",
+				    signatures[i].name);
+			compiled[i] = true;
+		}
+		if (!regexec(&re[i], line, 0, NULL, 0))
+			return signatures[i].name;
+	}
+	return NULL;
+}
+
+const char *emu_kmsg_signature(const char *line)
+{
+	if (!emu_forgiven())
+		return NULL;
+	return emu_signature_match(line, true, force_avic_on());
 }
 
 /* ---- guest side ---------------------------------------------------------- */

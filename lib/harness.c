@@ -21,6 +21,9 @@ static int npatterns;
 static bool listing;
 static enum profile profile = PROFILE_CI;
 static struct kmsg_watch watch;
+/* The subtest's reports that were not the emulator's, and the first. */
+static int kvm_reports;
+static char kvm_quote[sizeof(watch.quote)];
 static const char *subtest;
 
 enum profile harness_profile(void)
@@ -230,20 +233,38 @@ void harness_subtest_begin(const char *full_name)
 		printf("# negative control: fault '%s' enabled, this must fail\n",
 		       fault_active_name());
 	fflush(stdout);
+	kvm_reports = 0;
 	kmsg_watch_start(&watch);
 	if (watch.fd < 0)
 		printf("# kmsg: /dev/kmsg unreadable, kernel reports not watched\n");
 }
 
-int harness_subtest_end(void)
+bool harness_attempt_kmsg_emulator(void)
 {
 	int n = kmsg_watch_scan(&watch);
+	bool emulator = n && watch.emulator;
 
-	if (n)
-		printf("# kmsg: %d kernel report(s) during %s:\n%s", n,
-		       subtest, watch.quote);
+	if (emulator) {
+		printf("# kmsg: %d kernel report(s) during %s, the emulator's (%s): an emulator fault\n%s",
+		       n, subtest, watch.emulator, watch.quote);
+		fflush(stdout);
+	} else if (n) {
+		if (!kvm_reports)
+			memcpy(kvm_quote, watch.quote, sizeof(kvm_quote));
+		kvm_reports += n;
+	}
 	kmsg_watch_stop(&watch);
-	return n;
+	kmsg_watch_start(&watch);
+	return emulator;
+}
+
+int harness_subtest_end(void)
+{
+	if (kvm_reports)
+		printf("# kmsg: %d kernel report(s) during %s:\n%s",
+		       kvm_reports, subtest, kvm_quote);
+	kmsg_watch_stop(&watch);
+	return kvm_reports;
 }
 
 void harness_prng(struct prng *p)

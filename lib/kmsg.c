@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "emulator.h"
 #include "kmsg.h"
 
 /* include/kmsg_patterns.def: the list the runner reads too. */
@@ -27,9 +28,16 @@ bool kmsg_line_is_report(const char *line)
 	return false;
 }
 
-void kmsg_watch_start(struct kmsg_watch *w)
+void kmsg_watch_init(struct kmsg_watch *w)
 {
 	memset(w, 0, sizeof(*w));
+	w->fd = -1;
+	w->signature = emu_kmsg_signature;
+}
+
+void kmsg_watch_start(struct kmsg_watch *w)
+{
+	kmsg_watch_init(w);
 	w->fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (w->fd >= 0)
 		lseek(w->fd, 0, SEEK_END);
@@ -42,10 +50,32 @@ static void quote_record(struct kmsg_watch *w, const char *text)
 	snprintf(w->quote + len, sizeof(w->quote) - len, "%s\n", text);
 }
 
+/*
+ * Before the first report and up to EMU_SIGNATURE_LINES records after it,
+ * a record that matches an emulator signature makes the reports the
+ * emulator's (include/emu_signatures.def).
+ */
+static void look_for_emulator(struct kmsg_watch *w, const char *text)
+{
+	if (w->emulator)
+		return;
+	if (w->reports && w->after_first++ > EMU_SIGNATURE_LINES)
+		return;
+	w->emulator = w->signature(text);
+}
+
+void kmsg_watch_feed(struct kmsg_watch *w, const char *text)
+{
+	if (kmsg_line_is_report(text) && !w->reports++)
+		w->quoting = QUOTE_RECORDS;
+	look_for_emulator(w, text);
+	if (w->quoting && w->quoting--)
+		quote_record(w, text);
+}
+
 int kmsg_watch_scan(struct kmsg_watch *w)
 {
 	char rec[8192];
-	int quoting = 0;
 	ssize_t n;
 
 	if (w->fd < 0)
@@ -62,12 +92,7 @@ int kmsg_watch_scan(struct kmsg_watch *w)
 		text = strchr(rec, ';');
 		text = text ? text + 1 : rec;
 		*strchrnul(text, '\n') = '\0';
-		if (kmsg_line_is_report(text)) {
-			if (!w->reports++)
-				quoting = QUOTE_RECORDS;
-		}
-		if (quoting && quoting--)
-			quote_record(w, text);
+		kmsg_watch_feed(w, text);
 	}
 	return w->reports;
 }

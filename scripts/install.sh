@@ -7,7 +7,8 @@
 # the kernel's `make -C tools/testing/selftests install` lays out its own:
 #   INSTALL_PATH/apicv/run_tests.sh, settings, config, VERSION, x86/*_test,
 #     libtest/*_test (the library's self-tests), emulator.env,
-#     kmsg_patterns.def, scripts/apicv_results.py, scripts/kernel-run
+#     kmsg_patterns.def, emu_signatures.def, scripts/apicv_results.py,
+#     scripts/kernel-run
 #   INSTALL_PATH/kselftest-list.txt   "apicv:x86/NAME_test" and
 #     "apicv:libtest/NAME_test" lines
 #   INSTALL_PATH/run_kselftest.sh     runs the listed tests, KTAP output
@@ -44,9 +45,11 @@ COL=$DEST/apicv
 mkdir -p "$COL/x86" "$COL/libtest" "$COL/scripts" || die "cannot create $COL"
 install -m 0755 "$REPO/run_tests.sh" "$COL/run_tests.sh"
 # What the runner reads next to it: the emulator's exit codes and budgets,
-# the kernel-log report patterns, the module that writes results.json, and
-# kernel-run (it refuses to boot kernels here: no scripts/vm).
-install -m 0644 "$OUT/emulator.env" "$REPO/include/kmsg_patterns.def" "$COL/"
+# the kernel-log report patterns and emulator signatures, the module that
+# writes results.json, and kernel-run (it refuses to boot kernels here: no
+# scripts/vm).
+install -m 0644 "$OUT/emulator.env" "$REPO/include/kmsg_patterns.def" \
+	"$REPO/include/emu_signatures.def" "$COL/"
 install -m 0755 "$REPO/scripts/kernel-run" "$COL/scripts/kernel-run"
 install -m 0644 "$REPO/scripts/apicv_results.py" "$COL/scripts/apicv_results.py"
 for f in settings config; do

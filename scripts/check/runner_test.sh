@@ -367,6 +367,51 @@ check "a WARN on the L1 console fails the binary that ran, and only it" eval 'rc
 	has "^# # kernel debian-6.12: L1 console during pass_test \(fails it\):$" &&
 	has "^# #   \[ +32\.000002\] WARNING: CPU: 1 PID: 200" && has "^# skip_test +skip" &&
 	has "^# pass_test +FAIL" && last_is "0 passed, 1 failed, 1 skipped"'
+# An RCU stall whose dump shows the CPU that waits for a vCPU's CPU
+# (include/emu_signatures.def: tcg-ipi-wait), as 6.1 logged it in CI.
+STALL="rcu: INFO: rcu_preempt detected stalls on CPUs/tasks:|rcu: 0-...0: (1 GPs behind) idle=af2c|(detected by 1, t=5253 jiffies, g=3333, q=5 ncpus=2)|CPU: 1 PID: 789 Comm: apicv_inhibit_c Not tainted 6.1.0-57-amd64|RIP: 0010:smp_call_function_many_cond+0xf1/0x330|RSP: 0000:ffffc900017c3c98 EFLAGS: 00010202"
+rt FAKE_VM_TCG=1 FAKE_VM_AT=pass FAKE_VM_CONSOLE="$STALL" --kernel debian-6.1 -t pass -t skip
+check "an RCU stall whose dump has an emulator signature under TCG: the emulator's, no failure" eval 'rc_is 0 &&
+	has "^# # kernel debian-6.1: L1 console during pass_test: the emulator.s \(tcg-ipi-wait\): RIP: 0010:smp_call_function_many_cond" &&
+	hasnt "L1 console during pass_test \(fails it\)" && last_is "1 passed, 0 failed, 1 skipped"'
+rt FAKE_VM_AT=pass FAKE_VM_CONSOLE="$STALL" --kernel debian-6.1 -t pass -t skip
+check "the same stall where the emulator is not TCG: a failure" eval 'rc_is 1 &&
+	has "^# # kernel debian-6.1: L1 console during pass_test \(fails it\):$" && has "^# pass_test +FAIL"'
+FILL=$(i=0; while [ $i -lt "$EMU_SIGNATURE_LINES" ]; do printf "|rcu: filler %d" $i; i=$((i + 1)); done)
+rt FAKE_VM_TCG=1 FAKE_VM_AT=pass \
+	FAKE_VM_CONSOLE="rcu: INFO: rcu_preempt detected stalls on CPUs/tasks:$FILL|RIP: 0010:smp_call_function_many_cond+0xf1/0x330" \
+	--kernel debian-6.1 -t pass
+check "a signature more than EMU_SIGNATURE_LINES lines after the stall explains nothing" eval 'rc_is 1 &&
+	has "^# # kernel debian-6.1: L1 console during pass_test \(fails it\):$" && has "^# pass_test +FAIL"'
+# The inner runner's judgement of a binary's dmesg slice (slice_emulator),
+# run_tests.sh sourced as scripts/kernel-run sources it.
+slice_sig() {	# CPU-MODEL SLICE-LINES ("|" between them)
+	printf '%s\n' "$2" | tr '|' '\n' | awk '{ printf "[ %4d.%06d] %s\n", 40, NR, $0 }' >"$T/slice"
+	(
+		# shellcheck disable=SC2034 # both read by run_tests.sh
+		RUNNER_LIB_DIR=$REPO
+		# shellcheck source=../../run_tests.sh
+		. "$REPO/run_tests.sh"
+		# shellcheck disable=SC2034
+		TREE_DIR=$B
+		load_build_env
+		SLICE_CPU=$1
+		cpu_model() { echo "$SLICE_CPU"; }
+		slice_emulator "$T/slice"
+	)
+}
+check "dmesg slice: an RCU stall with its signature under TCG is the emulator's" \
+	test "$(slice_sig "QEMU TCG CPU version 2.5+" "$STALL")" = tcg-ipi-wait
+check "dmesg slice: the same stall on other hardware is not" \
+	test -z "$(slice_sig "AMD EPYC 7763 64-Core Processor" "$STALL")"
+check "dmesg slice: a signature past EMU_SIGNATURE_LINES explains nothing" \
+	test -z "$(slice_sig "QEMU TCG CPU version 2.5+" "rcu: INFO: rcu_preempt detected stalls on CPUs/tasks:$FILL|RIP: 0010:smp_call_function_many_cond+0xf1/0x330")"
+check "dmesg slice: a KVM WARN is not the emulator's" \
+	test -z "$(slice_sig "QEMU TCG CPU version 2.5+" "WARNING: CPU: 1 PID: 200 at arch/x86/kvm/lapic.c:123 kvm_fake+0x1/0x2 [kvm]|RIP: 0010:kvm_fake+0x1/0x2 [kvm]")"
+check "one emulator signature list: kernel-run and run_tests.sh spell none, they read include/emu_signatures.def" eval '
+	! grep -q "^EMU_SIGNATURES=." "$REPO/scripts/kernel-run" "$REPO/run_tests.sh" &&
+	! grep -q "smp_call_function_many_cond\|corrupted stack end" "$REPO/scripts/kernel-run" "$REPO/run_tests.sh" &&
+	test "$(grep -c "^EMU_SIGNATURE(\"" "$REPO/include/emu_signatures.def")" -ge 4'
 check "one kernel-log pattern list: run_tests.sh spells none, it reads include/kmsg_patterns.def" eval '
 	! grep -q "^KMSG_RE=.WARNING" "$REPO/run_tests.sh" &&
 	test "$(grep -c "^KMSG_PATTERN(\"" "$REPO/include/kmsg_patterns.def")" -gt 10'
@@ -379,6 +424,7 @@ cp "$REPO/run_tests.sh" "$K/"
 cp "$REPO/scripts/kernel-run" "$K/scripts/"
 cp "$REPO/scripts/apicv_results.py" "$K/scripts/"
 { cat "$REPO/include/kmsg_patterns.def"; echo 'KMSG_PATTERN("FAKE REPORT:")'; } >"$K/kmsg_patterns.def"
+cp "$REPO/include/emu_signatures.def" "$K/"
 RC=0
 env OUTPUT="$B" FAKE_VM_AT=pass FAKE_VM_CONSOLE="FAKE REPORT: from runner_test" \
 	dash "$K/run_tests.sh" --kernel debian-6.12 -t pass -t skip >"$T/out" 2>"$T/err" </dev/null || RC=$?
