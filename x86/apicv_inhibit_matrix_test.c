@@ -9,6 +9,8 @@
  * this file. The observer's own tests (trace parser, reason table,
  * tracefs instance) are libtest/apicv_trace_test.
  */
+#include <string.h>
+
 #include "harness_main.h"
 #include "stats.h"
 #include "vm.h"
@@ -75,36 +77,11 @@ static u64 settle(struct apicv_observer *o)
 	return apicv_observer_mask_known(o, &known);
 }
 
-/*
- * After a stimulus: every bit of @set is set, every bit of @clr clear, and
- * no bit outside @set | @clr differs from @before. Returns the new mask.
- */
-static u64 __expect(struct apicv_observer *o, u64 mark, u64 before, u64 set,
-		    u64 clr, const char *what, int line)
-{
-	char b1[160], b2[160], b3[160], b4[160];
-	bool known;
-	u64 mask;
-
-	apicv_observer_settle(o, SETTLE_QUIET_MS, SETTLE_MAX_MS);
-	mask = apicv_observer_mask_known(o, &known);
-	if (!known || (mask & set) != set || (mask & clr) ||
-	    ((mask ^ before) & ~(set | clr))) {
-		apicv_observer_dump(o, mark, what);
-		test_fail_at(__FILE__, line, NULL,
-			     "%s: wrong inhibits %s%s, expected set %s, clear %s, rest as before (%s)",
-			     what, known ? "" : "unknown ",
-			     apicv_mask_str(mask, b1, sizeof(b1)),
-			     apicv_mask_str(set, b2, sizeof(b2)),
-			     apicv_mask_str(clr, b3, sizeof(b3)),
-			     apicv_mask_str(before, b4, sizeof(b4)));
-	}
-	test_log("%s: inhibits 0x%llx %s", what, (unsigned long long)mask,
-		 apicv_mask_str(mask, b1, sizeof(b1)));
-	return mask;
-}
-#define expect_mask(o, mark, before, set, clr, what) \
-	__expect(o, mark, before, set, clr, what, __LINE__)
+/* After a stimulus: @set set, @clr clear, the rest as @before. */
+#define expect_mask(o, mark, before, set, clr, what)			\
+	(apicv_observer_settle(o, SETTLE_QUIET_MS, SETTLE_MAX_MS),	\
+	 apicv_observer_expect_at(o, mark, before, set, clr, what,	\
+				  __FILE__, __LINE__))
 
 /*
  * The mask a pull of @r sets: its bit and its companions' (BLOCKIRQ: the
@@ -171,15 +148,6 @@ static void after_undo(enum apicv_reason r, u64 *set, u64 *clr)
 
 /* ---- near misses: the negative controls' stimuli ---------------------- */
 
-static void lapic_set_reg(struct kvm_vcpu *vcpu, u32 reg, u32 val)
-{
-	struct kvm_lapic_state s;
-
-	vcpu_lapic_get(vcpu, &s);
-	lapic_state_set_reg(&s, reg, val);
-	vcpu_lapic_set(vcpu, &s);
-}
-
 /* SINT0 with AutoEOI but masked, which KVM must not count. */
 static void masked_autoeoi(struct kvm_vm *vm, struct apicv_pull *p)
 {
@@ -190,13 +158,13 @@ static void masked_autoeoi(struct kvm_vm *vm, struct apicv_pull *p)
 /* The spare takes an xAPIC ID nobody has: no alias. */
 static void unused_xapic_id(struct kvm_vm *vm, struct apicv_pull *p)
 {
-	lapic_set_reg(apicv_pull_vcpu(p), APIC_ID, 0x70u << 24);
+	vcpu_lapic_set_reg(apicv_pull_vcpu(p), APIC_ID, 0x70u << 24);
 }
 
 /* The second spare takes logical ID 0x04, not the first one's 0x01. */
 static void distinct_ldr(struct kvm_vm *vm, struct apicv_pull *p)
 {
-	lapic_set_reg(apicv_pull_vcpu(p), APIC_LDR, 0x04u << 24);
+	vcpu_lapic_set_reg(apicv_pull_vcpu(p), APIC_LDR, 0x04u << 24);
 }
 
 /* A vCPU at the AVIC limit itself (0xfe on VMX, which has none). */
@@ -217,8 +185,7 @@ FIXTURE(inhibit) {
 
 FIXTURE_SETUP(inhibit)
 {
-	self->vm = NULL;
-	self->p[0] = self->p[1] = NULL;
+	memset(self, 0, sizeof(*self));
 	self->o = apicv_observer_start();
 	if (fault_blind_observer)
 		apicv_observer_blind(self->o);
@@ -228,10 +195,8 @@ FIXTURE_SETUP(inhibit)
 
 FIXTURE_TEARDOWN(inhibit)
 {
-	if (self->p[0])
-		apicv_pull_free(self->p[0]);
-	if (self->p[1])
-		apicv_pull_free(self->p[1]);
+	apicv_pull_free(self->p[0]);
+	apicv_pull_free(self->p[1]);
 	if (self->vm)
 		vm_free(self->vm);
 	apicv_observer_stop(self->o);

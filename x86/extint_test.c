@@ -229,13 +229,6 @@ static void check_window(struct extint_vcpu *x)
 		    vcpu_name(x->vcpu));
 }
 
-static const char *mode_name(enum irqchip_mode m)
-{
-	return m == IRQCHIP_KERNEL ? "in-kernel PIC, KVM_IRQ_LINE" :
-	       m == IRQCHIP_SPLIT ? "split irqchip, KVM_INTERRUPT" :
-				    "no irqchip, KVM_INTERRUPT";
-}
-
 FIXTURE(extint) {
 	struct kvm_vm *vm;
 	struct kvm_vcpu *vcpu;
@@ -287,7 +280,8 @@ TEST_F(extint, delivery)
 		ASSERT_FALSE(r.failed) {
 			TH_LOG("ExtINT %llu (of %llu) never delivered (%s): "
 			       "guest saw %llu", r.failed_at, total,
-			       mode_name(variant->mode), READ_ONCE(delivered));
+			       extint_path_name(variant->mode),
+			       READ_ONCE(delivered));
 		}
 	}
 	ASSERT_EQ(total, uc.args[0]);
@@ -309,7 +303,7 @@ TEST_F(extint, delivery)
 	test_log("%s: %llu ExtINTs in %.2f s (%.0f/s), %llu nested, "
 		 "irq_window_exits %llu, request_irq_exits %llu, "
 		 "KVM_INTERRUPT %llu, window requests %llu, HLT exits %llu",
-		 mode_name(variant->mode), total,
+		 extint_path_name(variant->mode), total,
 		 (r.t_end - r.t_start) / 1e9,
 		 total / ((r.t_end - r.t_start) / 1e9), uc.args[1], irqwin,
 		 reqirq, self->x.injections, self->x.window_requests,
@@ -317,8 +311,7 @@ TEST_F(extint, delivery)
 }
 
 /* Host side of the RAISE_PORT exit. */
-static int raise_action;
-static int ioctl_r1, ioctl_r2, ioctl_inval;
+static int raise_action, ioctl_r1, ioctl_r2, ioctl_inval;
 
 static bool raise_exit(struct extint_vcpu *x)
 {
@@ -419,8 +412,8 @@ TEST_F(extint, sti_shadow)
 	}
 	test_log("%s: sti;mov ss delivered after mov ss %llu, one later %llu; "
 		 "irq_window_exits %llu request_irq_exits %llu",
-		 mode_name(variant->mode), uc.args[0], uc.args[1], irqwin,
-		 reqirq);
+		 extint_path_name(variant->mode), uc.args[0], uc.args[1],
+		 irqwin, reqirq);
 	/*
 	 * Here the CPU ends the shadow before the window exit, so a KVM
 	 * that ignores the shadow in its own decisions passes too:
@@ -471,24 +464,16 @@ TEST_F(extint, interrupt_ioctl_errors)
 	vcpu_args_set(self->vcpu, variant->mode);
 	extint_run_expect(&self->x, UCALL_SYNC, &uc);
 	EXPECT_EQ(-EINVAL, ioctl_inval);
-	switch (variant->mode) {
-	case IRQCHIP_KERNEL:	/* the PIC is in the kernel */
-		want1 = -ENXIO;
-		want2 = 1;
-		break;
-	case IRQCHIP_SPLIT:	/* one ExtINT may wait in KVM */
-		want1 = 0;
-		want2 = -EEXIST;
-		break;
-	default:		/* no bookkeeping: the second replaces */
-		want1 = 0;
-		want2 = 0;
-		break;
-	}
-	if (fault_expect_no_busy_error && want2 < 0)
-		want2 = 0;
-	if (fault_expect_pic_interrupt_ok && want1 < 0)
-		want1 = 0;
+	/*
+	 * In-kernel PIC: no KVM_INTERRUPT at all (the second is not made).
+	 * Split: one ExtINT may wait in KVM. None: no bookkeeping, the
+	 * second replaces the first. The negative controls expect no error.
+	 */
+	want1 = variant->mode == IRQCHIP_KERNEL &&
+		!fault_expect_pic_interrupt_ok ? -ENXIO : 0;
+	want2 = variant->mode == IRQCHIP_KERNEL ? 1 :
+		variant->mode == IRQCHIP_SPLIT &&
+		!fault_expect_no_busy_error ? -EEXIST : 0;
 	EXPECT_EQ(want1, ioctl_r1) {
 		TH_LOG("first KVM_INTERRUPT: %s", strerror(-ioctl_r1));
 	}

@@ -67,8 +67,6 @@ FAULT(event_one_fewer, "sint.x2apic_normal.event_flags",
 #define HIGH_VEC	0xe0
 #define SINT_A		2
 #define SINT_B		3
-#define WAIT_US		GUEST_WAIT_US
-#define QUIET_US	GUEST_QUIET_US
 #define MSG_TYPE	0x100
 
 enum cmd { CMD_SIGNAL = 1, CMD_POST, CMD_EVENT };
@@ -123,17 +121,14 @@ static void guest_sint_handler(struct ex_regs *regs)
 		apic_eoi();
 }
 
-static void guest_low_handler(struct ex_regs *regs)
+/* LOW_VEC and HIGH_VEC, the self-IPIs next to the SINT. */
+static void guest_lapic_handler(struct ex_regs *regs)
 {
-	low_hits++;
-	log_vec(LOW_VEC);
-	apic_eoi();
-}
-
-static void guest_high_handler(struct ex_regs *regs)
-{
-	high_hits++;
-	log_vec(HIGH_VEC);
+	if (regs->vector == LOW_VEC)
+		low_hits++;
+	else
+		high_hits++;
+	log_vec(regs->vector);
 	apic_eoi();
 }
 
@@ -149,10 +144,13 @@ static void guest_check_isr_count(u64 autoeoi, u64 n)
 			     n - isr_in_handler, n);
 }
 
-static void guest_apic_on(bool x2apic)
+/* APIC in @x2apic mode, TPR 0, SynIC on and SINT_A on SINT_VEC with @flags. */
+static void guest_sint_on(bool x2apic, u64 flags)
 {
 	apic_enable_mode(x2apic);
 	apic_write(APIC_TPR, 0);
+	hv_guest_synic_enable(simp, siefp);
+	hv_guest_sint_set(SINT_A, hv_sint(SINT_VEC, flags));
 }
 
 static void guest_signal(u64 route, u64 n)
@@ -161,34 +159,6 @@ static void guest_signal(u64 route, u64 n)
 }
 
 /* ---- host side ---- */
-
-struct ctx {
-	struct kvm_vm *vm;
-	struct kvm_vcpu *vcpu;
-	struct hv_sint_route *route[2];
-};
-
-static void ctx_init(struct ctx *c, void *guest_fn, bool two_routes)
-{
-	apicv_require_guest_delivery();
-	c->vm = vm_create(IRQCHIP_KERNEL);
-	c->vcpu = hv_synic_vcpu_add(c->vm, 0, guest_fn);
-	hv_routes_reset(c->vm);
-	c->route[0] = hv_sint_route_add(c->vm, 0, SINT_A);
-	c->route[1] = two_routes && !fault_same_vector_one_sint ?
-		      hv_sint_route_add(c->vm, 0, SINT_B) : NULL;
-	simp = guest_alloc(c->vm, 4096);
-	siefp = guest_alloc(c->vm, 4096);
-	hits = low_hits = high_hits = 0;
-	isr_in_handler = ppr_in_handler = order_pos = 0;
-	memset((void *)order, 0, sizeof(order));
-	msg_seen = msg_bad = evt_seen = 0;
-	use_msgs = use_events = false;
-	handler_eois = true;
-	vm_install_handler(c->vm, SINT_VEC, guest_sint_handler);
-	vm_install_handler(c->vm, LOW_VEC, guest_low_handler);
-	vm_install_handler(c->vm, HIGH_VEC, guest_high_handler);
-}
 
 #define N_MSGS		6
 
@@ -209,13 +179,14 @@ static void host_post(u64 seq)
 		    "SIMP slot %u busy at message %llu", SINT_A, seq);
 }
 
-static void ctx_run(struct ctx *c)
+/* Serves the guest's commands until it is done; @route[1] may be NULL. */
+static void host_serve(struct kvm_vcpu *vcpu, struct hv_sint_route **route)
 {
 	struct ucall uc;
 	u64 seq = 0;
 
-	while (vcpu_run_ucall(c->vcpu, &uc) == UCALL_SYNC) {
-		struct hv_sint_route *r = c->route[uc.args[1] & 1];
+	while (vcpu_run_ucall(vcpu, &uc) == UCALL_SYNC) {
+		struct hv_sint_route *r = route[uc.args[1] & 1];
 		u64 n = uc.args[2], i;
 
 		switch (uc.args[0]) {
@@ -238,7 +209,6 @@ static void ctx_run(struct ctx *c)
 			TEST_FAIL("unknown guest command %llu", uc.args[0]);
 		}
 	}
-	vm_free(c->vm);
 }
 
 FIXTURE(sint) {};
@@ -255,21 +225,53 @@ static u64 sint_flags(bool autoeoi)
 	return autoeoi ? HV_SINT_AUTO_EOI : 0;
 }
 
+/*
+ * One subtest on a fresh VM: @guest_fn(x2apic, autoeoi, @n) as the
+ * variant says (guests without @n ignore it), served until it is done.
+ */
+static void sint_run(const FIXTURE_VARIANT(sint) *variant, void *guest_fn,
+		     bool two_routes, u64 n)
+{
+	struct hv_sint_route *route[2];
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm;
+
+	apicv_require_guest_delivery();
+	vm = vm_create(IRQCHIP_KERNEL);
+	vcpu = hv_synic_vcpu_add(vm, 0, guest_fn);
+	hv_routes_reset(vm);
+	route[0] = hv_sint_route_add(vm, 0, SINT_A);
+	route[1] = two_routes && !fault_same_vector_one_sint ?
+		   hv_sint_route_add(vm, 0, SINT_B) : NULL;
+	simp = guest_alloc(vm, 4096);
+	siefp = guest_alloc(vm, 4096);
+	hits = low_hits = high_hits = 0;
+	isr_in_handler = ppr_in_handler = order_pos = 0;
+	memset((void *)order, 0, sizeof(order));
+	msg_seen = msg_bad = evt_seen = 0;
+	use_msgs = use_events = false;
+	handler_eois = true;
+	vm_install_handler(vm, SINT_VEC, guest_sint_handler);
+	vm_install_handler(vm, LOW_VEC, guest_lapic_handler);
+	vm_install_handler(vm, HIGH_VEC, guest_lapic_handler);
+	vcpu_args_set(vcpu, variant->x2apic, variant->autoeoi, n);
+	host_serve(vcpu, route);
+	vm_free(vm);
+}
+
 /* N signals, one at a time: N handler runs, ISR as the mode says. */
 static void guest_once_per_signal(u64 x2apic, u64 autoeoi, u64 n)
 {
 	bool aeoi = autoeoi;
 	u64 i;
 
-	guest_apic_on(x2apic);
-	hv_guest_synic_enable(simp, siefp);
 	/* The faults: the mode the guest programs is not the variant's. */
 	if (fault_aeoi_dropped || fault_aeoi_added)
 		aeoi = fault_aeoi_added;
-	hv_guest_sint_set(SINT_A, hv_sint(SINT_VEC, sint_flags(aeoi)));
+	guest_sint_on(x2apic, sint_flags(aeoi));
 	for (i = 1; i <= n; i++) {
 		guest_signal(0, i == n && fault_signal_one_fewer ? 0 : 1);
-		GUEST_WAIT_EQ(hits, i, WAIT_US);
+		GUEST_WAIT_EQ(hits, i, GUEST_WAIT_US);
 	}
 	/* A stray extra delivery would show up here. */
 	guest_signal(0, fault_signal_one_more ? 1 : 0);
@@ -281,11 +283,7 @@ static void guest_once_per_signal(u64 x2apic, u64 autoeoi, u64 n)
 
 TEST_F(sint, once_per_signal)
 {
-	struct ctx c;
-
-	ctx_init(&c, guest_once_per_signal, false);
-	vcpu_args_set(c.vcpu, variant->x2apic, variant->autoeoi, 8);
-	ctx_run(&c);
+	sint_run(variant, guest_once_per_signal, false, 8);
 }
 
 /*
@@ -295,13 +293,11 @@ TEST_F(sint, once_per_signal)
  */
 static void guest_second_waits(u64 x2apic, u64 autoeoi)
 {
-	guest_apic_on(x2apic);
-	hv_guest_synic_enable(simp, siefp);
-	hv_guest_sint_set(SINT_A, hv_sint(SINT_VEC, sint_flags(autoeoi)));
+	guest_sint_on(x2apic, sint_flags(autoeoi));
 	handler_eois = false;
 
 	guest_signal(0, 1);
-	GUEST_WAIT_EQ(hits, 1, WAIT_US);
+	GUEST_WAIT_EQ(hits, 1, GUEST_WAIT_US);
 	GUEST_ASSERT_EQ(apic_vec_test(APIC_ISR, SINT_VEC), !autoeoi);
 	GUEST_ASSERT_EQ(ppr_in_handler & 0xf0, autoeoi ? 0 : SINT_VEC & 0xf0);
 
@@ -309,15 +305,15 @@ static void guest_second_waits(u64 x2apic, u64 autoeoi)
 		apic_eoi();
 	guest_signal(0, 1);
 	if (autoeoi) {
-		GUEST_WAIT_EQ(hits, 2, WAIT_US);
+		GUEST_WAIT_EQ(hits, 2, GUEST_WAIT_US);
 	} else {
-		guest_wait_count(&hits, 2, QUIET_US);
+		guest_wait_count(&hits, 2, GUEST_QUIET_US);
 		GUEST_ASSERT(hits == 1, "second signal delivered before EOI");
 		GUEST_ASSERT(apic_vec_test(APIC_IRR, SINT_VEC),
 			     "second signal not pending in IRR");
 		if (!fault_skip_eoi)
 			apic_eoi();
-		GUEST_WAIT_EQ(hits, 2, WAIT_US);
+		GUEST_WAIT_EQ(hits, 2, GUEST_WAIT_US);
 		GUEST_ASSERT(apic_vec_test(APIC_ISR, SINT_VEC),
 			     "second delivery not in service");
 		apic_eoi();
@@ -330,11 +326,7 @@ static void guest_second_waits(u64 x2apic, u64 autoeoi)
 
 TEST_F(sint, second_signal_waits_for_eoi)
 {
-	struct ctx c;
-
-	ctx_init(&c, guest_second_waits, false);
-	vcpu_args_set(c.vcpu, variant->x2apic, variant->autoeoi);
-	ctx_run(&c);
+	sint_run(variant, guest_second_waits, false, 0);
 }
 
 /* Masked: nothing delivered, nothing latched for after the unmask. */
@@ -342,28 +334,21 @@ static void guest_masked(u64 x2apic, u64 autoeoi)
 {
 	u64 masked = fault_unmask ? 0 : HV_SINT_MASKED;
 
-	guest_apic_on(x2apic);
-	hv_guest_synic_enable(simp, siefp);
-	hv_guest_sint_set(SINT_A, hv_sint(SINT_VEC,
-					  sint_flags(autoeoi) | masked));
+	guest_sint_on(x2apic, sint_flags(autoeoi) | masked);
 	guest_signal(0, 3);
-	guest_wait_count(&hits, 1, QUIET_US);
+	guest_wait_count(&hits, 1, GUEST_QUIET_US);
 	GUEST_ASSERT(!hits, "masked SINT delivered %llu times", hits);
 	GUEST_ASSERT(!apic_vec_test(APIC_IRR, SINT_VEC), "masked SINT in IRR");
 	hv_guest_sint_set(SINT_A, hv_sint(SINT_VEC, sint_flags(autoeoi)));
 	GUEST_QUIET_EQ(hits, 0);
 	guest_signal(0, 1);
-	GUEST_WAIT_EQ(hits, 1, WAIT_US);
+	GUEST_WAIT_EQ(hits, 1, GUEST_WAIT_US);
 	GUEST_QUIET_EQ(hits, 1);
 }
 
 TEST_F(sint, masked_delivers_nothing)
 {
-	struct ctx c;
-
-	ctx_init(&c, guest_masked, false);
-	vcpu_args_set(c.vcpu, variant->x2apic, variant->autoeoi);
-	ctx_run(&c);
+	sint_run(variant, guest_masked, false, 0);
 }
 
 /* Two SINTs on one vector: a signal on either runs the handler once. */
@@ -372,13 +357,11 @@ static void guest_same_vector(u64 x2apic, u64 autoeoi)
 	u64 v = hv_sint(SINT_VEC, sint_flags(autoeoi));
 	int i;
 
-	guest_apic_on(x2apic);
-	hv_guest_synic_enable(simp, siefp);
-	hv_guest_sint_set(SINT_A, v);
+	guest_sint_on(x2apic, sint_flags(autoeoi));
 	hv_guest_sint_set(SINT_B, v);
 	for (i = 0; i < 4; i++) {
 		guest_signal(i & 1, 1);
-		GUEST_WAIT_EQ(hits, (u64)i + 1, WAIT_US);
+		GUEST_WAIT_EQ(hits, (u64)i + 1, GUEST_WAIT_US);
 	}
 	GUEST_QUIET_EQ(hits, 4);
 	guest_check_isr_count(autoeoi, 4);
@@ -387,16 +370,12 @@ static void guest_same_vector(u64 x2apic, u64 autoeoi)
 	guest_signal(0, 1);
 	GUEST_QUIET_EQ(hits, 4);
 	guest_signal(1, 1);
-	GUEST_WAIT_EQ(hits, 5, WAIT_US);
+	GUEST_WAIT_EQ(hits, 5, GUEST_WAIT_US);
 }
 
 TEST_F(sint, same_vector_two_sints)
 {
-	struct ctx c;
-
-	ctx_init(&c, guest_same_vector, true);
-	vcpu_args_set(c.vcpu, variant->x2apic, variant->autoeoi);
-	ctx_run(&c);
+	sint_run(variant, guest_same_vector, true, 0);
 }
 
 /* TPR at the SINT's class holds it in IRR; lowering TPR delivers it. */
@@ -404,27 +383,21 @@ static void guest_tpr(u64 x2apic, u64 autoeoi)
 {
 	u32 tpr = (SINT_VEC & 0xf0) - (fault_tpr_low ? 0x10 : 0);
 
-	guest_apic_on(x2apic);
-	hv_guest_synic_enable(simp, siefp);
-	hv_guest_sint_set(SINT_A, hv_sint(SINT_VEC, sint_flags(autoeoi)));
+	guest_sint_on(x2apic, sint_flags(autoeoi));
 	apic_write(APIC_TPR, tpr);
 	GUEST_ASSERT_EQ(apic_read(APIC_PPR) & 0xf0, tpr);
 	guest_signal(0, 1);
 	GUEST_QUIET_EQ(hits, 0);
 	GUEST_ASSERT(apic_vec_test(APIC_IRR, SINT_VEC), "SINT not pending");
 	apic_write(APIC_TPR, 0);
-	GUEST_WAIT_EQ(hits, 1, WAIT_US);
+	GUEST_WAIT_EQ(hits, 1, GUEST_WAIT_US);
 	guest_check_isr_count(autoeoi, 1);
 	GUEST_ASSERT_EQ(apic_read(APIC_PPR), 0);
 }
 
 TEST_F(sint, tpr_holds_sint)
 {
-	struct ctx c;
-
-	ctx_init(&c, guest_tpr, false);
-	vcpu_args_set(c.vcpu, variant->x2apic, variant->autoeoi);
-	ctx_run(&c);
+	sint_run(variant, guest_tpr, false, 0);
 }
 
 /*
@@ -441,16 +414,14 @@ static void guest_lower_vector(u64 x2apic, u64 autoeoi)
 
 	if (fault_wrong_ppr)
 		blocks = !blocks;
-	guest_apic_on(x2apic);
-	hv_guest_synic_enable(simp, siefp);
-	hv_guest_sint_set(SINT_A, hv_sint(SINT_VEC, sint_flags(autoeoi)));
+	guest_sint_on(x2apic, sint_flags(autoeoi));
 	handler_eois = false;
 
 	guest_signal(0, 1);		/* IF=0: stays pending */
 	apic_self_ipi(HIGH_VEC);
 	apic_self_ipi(LOW_VEC);
 	GUEST_ASSERT(apic_vec_test(APIC_IRR, SINT_VEC), "SINT not pending");
-	GUEST_WAIT_EQ(hits, 1, WAIT_US);
+	GUEST_WAIT_EQ(hits, 1, GUEST_WAIT_US);
 	GUEST_ASSERT_EQ(high_hits, 1);
 	GUEST_ASSERT_EQ(order[0], HIGH_VEC);
 	GUEST_ASSERT_EQ(order[1], SINT_VEC);
@@ -458,9 +429,9 @@ static void guest_lower_vector(u64 x2apic, u64 autoeoi)
 		GUEST_QUIET_EQ(low_hits, 0);
 		GUEST_ASSERT_EQ(apic_read(APIC_PPR) & 0xf0, SINT_VEC & 0xf0);
 		apic_eoi();
-		GUEST_WAIT_EQ(low_hits, 1, WAIT_US);
+		GUEST_WAIT_EQ(low_hits, 1, GUEST_WAIT_US);
 	} else {
-		GUEST_WAIT_EQ(low_hits, 1, WAIT_US);
+		GUEST_WAIT_EQ(low_hits, 1, GUEST_WAIT_US);
 		GUEST_ASSERT_EQ(apic_read(APIC_PPR), 0);
 	}
 	GUEST_ASSERT_EQ(order[2], LOW_VEC);
@@ -469,11 +440,7 @@ static void guest_lower_vector(u64 x2apic, u64 autoeoi)
 
 TEST_F(sint, lower_vector_vs_in_service)
 {
-	struct ctx c;
-
-	ctx_init(&c, guest_lower_vector, false);
-	vcpu_args_set(c.vcpu, variant->x2apic, variant->autoeoi);
-	ctx_run(&c);
+	sint_run(variant, guest_lower_vector, false, 0);
 }
 
 /* Messages in the SIMP slot, one per signal, in order. */
@@ -481,13 +448,11 @@ static void guest_messages(u64 x2apic, u64 autoeoi, u64 n)
 {
 	u64 i;
 
-	guest_apic_on(x2apic);
-	hv_guest_synic_enable(simp, siefp);
-	hv_guest_sint_set(SINT_A, hv_sint(SINT_VEC, sint_flags(autoeoi)));
+	guest_sint_on(x2apic, sint_flags(autoeoi));
 	use_msgs = true;
 	for (i = 1; i <= n; i++) {
 		GUEST_SYNC(CMD_POST, 0, i == n && fault_post_one_fewer ? 0 : 1);
-		GUEST_WAIT_EQ(msg_seen, i, WAIT_US);
+		GUEST_WAIT_EQ(msg_seen, i, GUEST_WAIT_US);
 	}
 	GUEST_QUIET_EQ(msg_seen, n);
 	GUEST_ASSERT(!msg_bad, "%llu messages out of order", msg_bad);
@@ -500,11 +465,7 @@ static void guest_messages(u64 x2apic, u64 autoeoi, u64 n)
 
 TEST_F(sint, messages)
 {
-	struct ctx c;
-
-	ctx_init(&c, guest_messages, false);
-	vcpu_args_set(c.vcpu, variant->x2apic, variant->autoeoi, N_MSGS);
-	ctx_run(&c);
+	sint_run(variant, guest_messages, false, N_MSGS);
 }
 
 /* Event flags in the SIEFP row: each set bit is seen once. */
@@ -512,26 +473,20 @@ static void guest_events(u64 x2apic, u64 autoeoi, u64 n)
 {
 	u64 i;
 
-	guest_apic_on(x2apic);
-	hv_guest_synic_enable(simp, siefp);
-	hv_guest_sint_set(SINT_A, hv_sint(SINT_VEC, sint_flags(autoeoi)));
+	guest_sint_on(x2apic, sint_flags(autoeoi));
 	use_events = true;
 	for (i = 1; i <= n; i++) {
 		if (i == n && fault_event_one_fewer)
 			break;
 		GUEST_SYNC(CMD_EVENT, 0, i * 3);	/* flag bit number */
-		GUEST_WAIT_EQ(evt_seen, i, WAIT_US);
+		GUEST_WAIT_EQ(evt_seen, i, GUEST_WAIT_US);
 	}
 	GUEST_QUIET_EQ(evt_seen, n);
 }
 
 TEST_F(sint, event_flags)
 {
-	struct ctx c;
-
-	ctx_init(&c, guest_events, false);
-	vcpu_args_set(c.vcpu, variant->x2apic, variant->autoeoi, 5);
-	ctx_run(&c);
+	sint_run(variant, guest_events, false, 5);
 }
 
 APICV_TEST_MAIN

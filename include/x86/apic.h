@@ -119,5 +119,7 @@ void lapic_state_vec_list(const struct kvm_lapic_state *s, u32 base,
 			  char *buf, size_t len);
 /* True when the vCPU's APIC is in x2APIC mode (from APICBASE). */
 bool vcpu_apic_is_x2apic(struct kvm_vcpu *vcpu);
+/* One register through KVM_GET_LAPIC / KVM_SET_LAPIC. */
+void vcpu_lapic_set_reg(struct kvm_vcpu *vcpu, u32 reg, u32 val);
 
 #endif

@@ -49,6 +49,15 @@ bool apicv_observer_wait(struct apicv_observer *o, enum apicv_reason r,
  */
 u64 apicv_observer_settle(struct apicv_observer *o, u64 quiet_ms,
 			  u64 timeout_ms);
+/*
+ * After a stimulus, the trace settled: every bit of @set is set, every bit
+ * of @clr clear, no bit outside @set | @clr differs from @before. Else
+ * fails the test at @file:@line ("@what: wrong inhibits ...", the events
+ * since @mark dumped). Returns the mask.
+ */
+u64 apicv_observer_expect_at(struct apicv_observer *o, u64 mark, u64 before,
+			     u64 set, u64 clr, const char *what,
+			     const char *file, int line);
 /* A position in the event log; transitions after it can be listed. */
 u64 apicv_observer_mark(struct apicv_observer *o);
 /* Copies up to @max events since @mark into @out; returns how many exist. */
@@ -107,6 +116,12 @@ u64 apicv_observer_lost(struct apicv_observer *o);
  */
 int apicv_observer_check_chain(struct apicv_observer *o, u64 mark, u64 start,
 			       u64 *checked, char *why, size_t len);
+/*
+ * The same as an assertion: fails when the trace lost events or an event
+ * does not fit (dumping the events around it); returns the events checked.
+ */
+u64 apicv_observer_assert_chain(struct apicv_observer *o, u64 mark,
+				u64 start);
 /* Events since @mark whose mask is zero after a non-zero one or vice versa. */
 u64 apicv_observer_activity_flips(struct apicv_observer *o, u64 mark,
 				  u64 start);

@@ -44,7 +44,7 @@ struct apicv_pull;
 struct apicv_pull *apicv_pull_new(struct kvm_vm *vm, enum apicv_reason r);
 /* Sets (@on) or clears @r from the VMM side (fails the test if refused). */
 void apicv_pull(struct apicv_pull *p, bool on);
-/* Frees the handle; the spares stay in the VM until vm_free(). */
+/* Frees the handle (NULL: nothing); the spares stay until vm_free(). */
 void apicv_pull_free(struct apicv_pull *p);
 
 /* The reason @p pulls. */

@@ -42,6 +42,12 @@ void guest_barrier_wait(struct guest_barrier *b);
 void guest_rendezvous(u64 *ctr, u64 n);
 
 /*
+ * Halts with interrupts on ("sti; hlt") until *@ctr, counted by a handler,
+ * reaches @want; returns with IF=0.
+ */
+void guest_halt_until(u64 *ctr, u64 want);
+
+/*
  * Waiting for deliveries counted by a handler. A delivery that should happen
  * comes within GUEST_WAIT_US even under an emulator; one that should not is
  * looked for GUEST_QUIET_US.

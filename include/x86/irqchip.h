@@ -133,6 +133,8 @@ struct extint_vcpu {
 };
 
 void extint_vcpu_init(struct extint_vcpu *x, struct kvm_vcpu *vcpu, int irq);
+/* How an ExtINT reaches a vCPU in @m: "split irqchip, KVM_INTERRUPT". */
+const char *extint_path_name(enum irqchip_mode m);
 /* From any thread: one edge on x->irq (KVM_IRQ_LINE pulse in kernel mode). */
 void extint_request_edge(struct extint_vcpu *x);
 /* From any thread: make extint_run return UCALL_NONE at once. */

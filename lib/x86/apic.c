@@ -132,3 +132,12 @@ bool vcpu_apic_is_x2apic(struct kvm_vcpu *vcpu)
 {
 	return vcpu_get_msr(vcpu, MSR_IA32_APICBASE) & MSR_APICBASE_X2APIC;
 }
+
+void vcpu_lapic_set_reg(struct kvm_vcpu *vcpu, u32 reg, u32 val)
+{
+	struct kvm_lapic_state s;
+
+	vcpu_lapic_get(vcpu, &s);
+	lapic_state_set_reg(&s, reg, val);
+	vcpu_lapic_set(vcpu, &s);
+}

@@ -426,6 +426,50 @@ int apicv_observer_check_chain(struct apicv_observer *o, u64 mark, u64 start,
 	return -1;
 }
 
+u64 apicv_observer_expect_at(struct apicv_observer *o, u64 mark, u64 before,
+			     u64 set, u64 clr, const char *what,
+			     const char *file, int line)
+{
+	char b1[160], b2[160], b3[160], b4[160];
+	bool known;
+	u64 mask = apicv_observer_mask_known(o, &known);
+
+	if (!known || (mask & set) != set || (mask & clr) ||
+	    ((mask ^ before) & ~(set | clr))) {
+		apicv_observer_dump(o, mark, what);
+		test_fail_at(file, line, NULL,
+			     "%s: wrong inhibits %s%s, expected set %s, clear %s, rest as before (%s)",
+			     what, known ? "" : "unknown ",
+			     apicv_mask_str(mask, b1, sizeof(b1)),
+			     apicv_mask_str(set, b2, sizeof(b2)),
+			     apicv_mask_str(clr, b3, sizeof(b3)),
+			     apicv_mask_str(before, b4, sizeof(b4)));
+	}
+	test_log("%s: inhibits 0x%llx %s", what, (unsigned long long)mask,
+		 apicv_mask_str(mask, b1, sizeof(b1)));
+	return mask;
+}
+
+u64 apicv_observer_assert_chain(struct apicv_observer *o, u64 mark,
+				u64 start)
+{
+	u64 lost = apicv_observer_lost(o), checked = 0;
+	char why[400];
+	int bad;
+
+	TEST_ASSERT(!lost, "the trace lost %llu inhibit events (%s): the "
+		    "transitions cannot be checked one by one", lost,
+		    apicv_observer_path(o));
+	bad = apicv_observer_check_chain(o, mark, start, &checked, why,
+					 sizeof(why));
+	if (bad >= 0) {
+		apicv_observer_dump(o, mark + (bad > 8 ? bad - 8 : 0),
+				    "around the inconsistent transition");
+		TEST_FAIL("inconsistent inhibit transition: %s", why);
+	}
+	return checked;
+}
+
 u64 apicv_observer_activity_flips(struct apicv_observer *o, u64 mark,
 				  u64 start)
 {

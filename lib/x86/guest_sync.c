@@ -42,3 +42,11 @@ void guest_rendezvous(u64 *ctr, u64 n)
 	while (__atomic_load_n(ctr, __ATOMIC_SEQ_CST) < n)
 		cpu_relax();
 }
+
+void guest_halt_until(u64 *ctr, u64 want)
+{
+	while (READ_ONCE(*ctr) < want) {
+		sti_hlt();
+		cli();
+	}
+}

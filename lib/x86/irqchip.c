@@ -277,6 +277,13 @@ bool upic_io(struct upic *p, struct kvm_run *run)
 
 /* --- The run loop --- */
 
+const char *extint_path_name(enum irqchip_mode m)
+{
+	return m == IRQCHIP_KERNEL ? "in-kernel PIC, KVM_IRQ_LINE" :
+	       m == IRQCHIP_SPLIT ? "split irqchip, KVM_INTERRUPT" :
+				    "no irqchip, KVM_INTERRUPT";
+}
+
 void extint_vcpu_init(struct extint_vcpu *x, struct kvm_vcpu *vcpu, int irq)
 {
 	memset(x, 0, sizeof(*x));
