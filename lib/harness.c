@@ -239,7 +239,8 @@ void harness_subtest_begin(const char *full_name)
 		printf("# kmsg: /dev/kmsg unreadable, kernel reports not watched\n");
 }
 
-bool harness_attempt_kmsg_emulator(void)
+/* Reads the log since the watch started: true if the emulator's. */
+static bool kmsg_judge(void)
 {
 	int n = kmsg_watch_scan(&watch);
 	bool emulator = n && watch.emulator;
@@ -253,6 +254,13 @@ bool harness_attempt_kmsg_emulator(void)
 			memcpy(kvm_quote, watch.quote, sizeof(kvm_quote));
 		kvm_reports += n;
 	}
+	return emulator;
+}
+
+bool harness_attempt_kmsg_emulator(void)
+{
+	bool emulator = kmsg_judge();
+
 	kmsg_watch_stop(&watch);
 	kmsg_watch_start(&watch);
 	return emulator;
@@ -260,6 +268,7 @@ bool harness_attempt_kmsg_emulator(void)
 
 int harness_subtest_end(void)
 {
+	kmsg_judge();	/* what came after the last attempt */
 	if (kvm_reports)
 		printf("# kmsg: %d kernel report(s) during %s:\n%s",
 		       kvm_reports, subtest, kvm_quote);
