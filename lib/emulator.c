@@ -70,8 +70,16 @@ static const struct {
 		"dup_inject",
 		"QEMU TCG's emulated SVM now and then delivers an interrupt twice",
 	},
-	/* The vCPU stalls at an L1 kernel address or triple-faults: the
-	 * subtest reruns (emu_note_quirk_fault()). */
+	/*
+	 * The vCPU stalls at an L1 kernel address or triple-faults: the
+	 * subtest reruns (emu_note_quirk_fault()). Traced on 6.1 (kvm_exit,
+	 * 2026-12-03): the stall is at the instruction after __svm_vcpu_run's
+	 * VMRUN with L1's stack and flags; the triple fault comes at the
+	 * first guest instruction after an emulated-MMIO re-entry (a "ret"
+	 * that cannot fault, a #PF being delivered), and a #DF on a stack of
+	 * its own (IST) is not delivered either: the vCPU runs without the
+	 * guest's paging, so no guest-side handler can report it.
+	 */
 	[EMU_QUIRK_HOST_RIP] = {
 		"host_rip",
 		"QEMU TCG's emulated SVM now and then resumes a vCPU with its host's RIP and RSP after VMRUN: the vCPU stalls at a kernel address or triple-faults",
