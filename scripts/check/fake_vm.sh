@@ -8,14 +8,16 @@
 # FAKE_VM=die: stop the output when hang_test starts, exit 125 (a kernel
 # that died during that test).
 # FAKE_VM=dieonce: die when the first binary starts, on the first boot
-# only (FAKE_VM_ONCE names the file that remembers it).
+# only (FAKE_VM_ONCE names the file that remembers it); hangalways: the
+# same on every boot.
 # FAKE_VM_AT=NAME: when binary NAME_test starts, print the kernel console lines
 # of FAKE_VM_CONSOLE ("|" between them; one that starts with "=" is a line
 # of CMD's output instead), then FAKE_VM_END: die (the output
 # stops, exit 125 as a dead VM), hang (the same as a hung one) or go on;
 # on the first boot only when FAKE_VM_ONCE is set (the file remembers it).
-# FAKE_VM_TCG=1: the inner run's "# cpu:" line says QEMU TCG, and its
-# "# kernel:" line the release of the --kernel shorthand (6.1.0-fake ...).
+# FAKE_VM_TCG=1: the inner run's "# cpu:" line says QEMU TCG (and with
+# FAKE_VM_AT its "# kernel:" line the release of the --kernel shorthand,
+# 6.1.0-fake ...).
 # FAKE_VM_LOG: file that gets the arguments, one run a line.
 set -eu
 suite=
@@ -45,9 +47,18 @@ if [ "${FAKE_VM:-}" = die ]; then
 	echo "scripts/vm: the VM died before the command finished (fake)" >&2
 	exit 125
 fi
-if [ "${FAKE_VM:-}" = dieonce ] && [ ! -e "$FAKE_VM_ONCE" ]; then
-	: >"$FAKE_VM_ONCE"
-	busybox sh "$@" 2>&1 | sed '/selftests: apicv: /q' || :
+# The inner run's "# cpu:" line, as FAKE_VM_TCG says.
+cpu_line() {
+	if [ -n "${FAKE_VM_TCG:-}" ]; then
+		sed 's/^# cpu: .*/# cpu: QEMU TCG CPU version 2.5+ (fake)/'
+	else
+		cat
+	fi
+}
+if { [ "${FAKE_VM:-}" = dieonce ] && [ ! -e "$FAKE_VM_ONCE" ]; } ||
+   [ "${FAKE_VM:-}" = hangalways ]; then
+	[ "${FAKE_VM:-}" = hangalways ] || : >"$FAKE_VM_ONCE"
+	busybox sh "$@" 2>&1 | cpu_line | sed '/selftests: apicv: /q' || :
 	echo "scripts/vm: no output for 9 s while running CMD (fake)" >&2
 	exit 125
 fi

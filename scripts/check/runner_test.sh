@@ -317,6 +317,15 @@ check "kernel hangs once, silent: booted again, the rest rerun, the binary that 
 	has "^# ok [0-9]+ pass_test" && has "^# not ok [0-9]+ fail_test" &&
 	has "^# # kernel debian-6.1: the L1 kernel hung during fail_test, with no emulator signature" &&
 	has "^# #   \(none\)$" && last_is "1 passed, 1 failed, 0 skipped"'
+rt FAKE_VM=dieonce FAKE_VM_TCG=1 FAKE_VM_ONCE="$T/once-silent" --kernel debian-6.1 -t pass -t fail
+check "kernel hangs once, silent, under TCG: the emulator's once, that binary's rerun counts" eval 'rc_is 1 &&
+	has "^# # kernel debian-6.1: the L1 kernel hung during fail_test under TCG without a kernel report: the emulator.s this once" &&
+	has "^# booted again after: debian-6.1: the VM stopped during fail_test .*: the emulator.s, tcg-silent-hang" &&
+	hasnt "L1 kernel failed debian-6.1/fail_test" && has "^# not ok [0-9]+ fail_test" &&
+	last_is "1 passed, 1 failed, 0 skipped"'
+rt FAKE_VM=hangalways FAKE_VM_TCG=1 APICV_VM_RETRIES=2 --kernel debian-6.1 -t pass -t fail
+check "kernel hangs silently in the same binary twice under TCG: it fails" eval 'rc_is 1 &&
+	has "the emulator.s this once" && has "L1 kernel failed debian-6.1/fail_test: the L1 kernel hung"'
 # L1 deaths and console reports (issue 17). pass_test runs second.
 rt FAKE_VM_AT=pass FAKE_VM_END=die FAKE_VM_ONCE="$T/once-die" \
 	FAKE_VM_CONSOLE="Kernel panic - not syncing: Fatal exception|Kernel Offset: disabled" \
