@@ -35,10 +35,11 @@ int harness_subtest_timeout(void);
 void harness_subtest_begin(const char *full_name);
 /*
  * Ends one attempt's kernel-log watch (the next attempt's starts): true
- * when its reports are the emulator's (emu_kmsg_signature()), which makes
- * the attempt an emulator fault. Other reports count for the subtest.
+ * when its reports are the emulator's (emu_kmsg_signature()), or when the
+ * attempt @failed and its log has a signature line: that makes the
+ * attempt an emulator fault. Other reports count for the subtest.
  */
-bool harness_attempt_kmsg_emulator(void);
+bool harness_attempt_kmsg_emulator(bool failed);
 /* Returns the number of kernel reports seen during the subtest that
  * were not the emulator's. */
 int harness_subtest_end(void);

@@ -177,7 +177,8 @@ static void __harness_attempts(struct __test_metadata *_metadata,
 		while (waitpid(pid, &status, 0) < 0)
 			;
 		code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-		if (harness_attempt_kmsg_emulator())
+		if (harness_attempt_kmsg_emulator(code != 0 &&
+						  code != __HARNESS_SKIP_EXIT))
 			code = EMU_FAULT_EXIT;
 		if (code == 0)
 			return;

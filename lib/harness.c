@@ -239,13 +239,20 @@ void harness_subtest_begin(const char *full_name)
 		printf("# kmsg: /dev/kmsg unreadable, kernel reports not watched\n");
 }
 
-/* Reads the log since the watch started: true if the emulator's. */
-static bool kmsg_judge(void)
+/*
+ * Reads the log since the watch started: true if its reports, or the
+ * failure of the attempt (@failed), are the emulator's.
+ */
+static bool kmsg_judge(bool failed)
 {
 	int n = kmsg_watch_scan(&watch);
-	bool emulator = n && watch.emulator;
+	bool emulator = watch.emulator && (n || failed);
 
-	if (emulator) {
+	if (emulator && !n) {
+		printf("# kmsg: the failure of %s comes with an emulator signature in the kernel log (%s): an emulator fault\n",
+		       subtest, watch.emulator);
+		fflush(stdout);
+	} else if (emulator) {
 		printf("# kmsg: %d kernel report(s) during %s, the emulator's (%s): an emulator fault\n%s",
 		       n, subtest, watch.emulator, watch.quote);
 		fflush(stdout);
@@ -257,9 +264,9 @@ static bool kmsg_judge(void)
 	return emulator;
 }
 
-bool harness_attempt_kmsg_emulator(void)
+bool harness_attempt_kmsg_emulator(bool failed)
 {
-	bool emulator = kmsg_judge();
+	bool emulator = kmsg_judge(failed);
 
 	kmsg_watch_stop(&watch);
 	kmsg_watch_start(&watch);
@@ -268,7 +275,7 @@ bool harness_attempt_kmsg_emulator(void)
 
 int harness_subtest_end(void)
 {
-	kmsg_judge();	/* what came after the last attempt */
+	kmsg_judge(false);	/* what came after the last attempt */
 	if (kvm_reports)
 		printf("# kmsg: %d kernel report(s) during %s:\n%s",
 		       kvm_reports, subtest, kvm_quote);
